@@ -1,0 +1,53 @@
+//! The resolver core of fetch-env.
+//!
+//! Everything that does not need a network lives here: the manifest (`vars.yaml`), the
+//! bootstrap file, resolution with provenance, templates and their URL encoding, output
+//! rendering, the [`Store`] interface and the file store used for development and tests.
+//!
+//! This crate never prints, never reads the process environment on its own, and never holds a
+//! secret in a type that can be displayed: values travel as [`SecretValue`], which prints
+//! `[REDACTED]` and is zeroed on drop. The only ways out are the explicit `expose` calls made by
+//! the output renderers and by the binary when it builds a child's environment.
+
+// The core never prints: diagnostics are data that the binary renders once.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+mod bootstrap;
+mod compose_file;
+mod env_name;
+mod file_store;
+mod location;
+mod manifest;
+mod raw_manifest;
+mod render;
+mod resolution;
+mod sanitize;
+mod secret_json;
+mod secret_value;
+mod settings;
+mod store;
+mod template;
+mod yaml;
+
+pub use bootstrap::{Bootstrap, BootstrapError};
+pub use compose_file::{ComposeError, ComposeFile, ComposeReference, ComposeService};
+pub use env_name::{EnvName, InvalidEnvName};
+pub use file_store::{FileStore, FileStoreError};
+pub use location::Location;
+pub use manifest::{
+    Composition, Manifest, ManifestError, Origin, Problem, Requirement, Scope, SecretRef,
+    SecretType, Variable,
+};
+pub use render::{Format, RenderError, render};
+pub use resolution::{
+    Failure, Resolution, ResolveError, ResolveOptions, ResolvedVariable, Source, VariableStatus,
+    resolve, store_request,
+};
+pub use sanitize::sanitize;
+pub use secret_value::SecretValue;
+pub use settings::{Setting, SettingOrigin, SettingsContext};
+pub use store::{
+    BundleQuery, FetchedSecret, Parameter, ParameterQuery, SecretFetchError, SecretPayload, Store,
+    StoreError, StoreRequest, StoreResponse,
+};
+pub use template::{Template, TemplateError, percent_encode};

@@ -1,0 +1,795 @@
+//! The validated manifest: once a [`Manifest`] exists, every name is legal, every reference
+//! points at a declared variable of the right kind, every template parses and composed
+//! variables form no cycle. Validation runs before any network call and reports every problem
+//! at once, each with `file:line:column`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_saphyr::Spanned;
+
+use crate::env_name::EnvName;
+use crate::location::Location;
+use crate::raw_manifest::{RawCompose, RawManifest, RawSecret, RawVariable};
+use crate::template::Template;
+use crate::yaml::{self, YamlProblem, did_you_mean};
+
+/// A validated `vars.yaml`.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub path: Arc<str>,
+    pub service: String,
+    variables: Vec<Variable>,
+    index: HashMap<EnvName, usize>,
+}
+
+/// One declared variable.
+#[derive(Debug, Clone)]
+pub struct Variable {
+    pub name: EnvName,
+    pub location: Location,
+    pub description: Option<String>,
+    pub requirement: Requirement,
+    pub default: Option<String>,
+    pub sensitive: bool,
+    pub origin: Origin,
+    pub scope: Scope,
+    pub containers: Vec<String>,
+}
+
+/// Whether resolution fails when the variable has no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    Optional,
+    Required,
+    /// Required only when `other` resolves to exactly `value`.
+    RequiredWhen {
+        other: EnvName,
+        value: String,
+    },
+}
+
+/// Where a variable's value may come from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// `source: local`: the bootstrap file only.
+    Local,
+    /// SSM Parameter Store, then Secrets Manager bundles.
+    Remote,
+    /// `secret.arn_from`: one key (or the whole value) of the secret named by a local variable.
+    Secret(SecretRef),
+    /// `compose.template`, built after everything else.
+    Composed(Composition),
+}
+
+/// `secret:` of a variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    pub arn_from: EnvName,
+    pub kind: SecretType,
+}
+
+/// How the secret named by `arn_from` is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretType {
+    /// A JSON object; the variable is the value at `key`.
+    Json { key: String },
+    /// The whole secret string.
+    String,
+}
+
+/// `compose:` of a variable.
+#[derive(Debug, Clone)]
+pub struct Composition {
+    pub template: Template,
+    pub encode: Vec<EnvName>,
+}
+
+/// Who uses the variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Containers (those listed in `containers`) and the host.
+    Containers,
+    /// `scope: init`: the host's init script only, never a container.
+    Init,
+}
+
+/// One located problem of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub location: Location,
+    pub message: String,
+}
+
+/// Every problem of a manifest, or the reason it could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{path}: cannot read the manifest: {reason}")]
+    Unreadable { path: Arc<str>, reason: String },
+    #[error("{}", render_problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn render_problems(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}: {}", p.location, p.message))
+        .collect();
+    lines.join("\n")
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+impl Manifest {
+    /// Reads and validates the manifest at `path`.
+    pub fn read(path: &Path) -> Result<Self, ManifestError> {
+        let name: Arc<str> = Arc::from(path.display().to_string());
+        let bytes = std::fs::read(path).map_err(|e| ManifestError::Unreadable {
+            path: Arc::clone(&name),
+            reason: e.to_string(),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = 1 + valid.iter().filter(|&&b| b == b'\n').count() as u64;
+            ManifestError::Invalid(vec![Problem {
+                location: Location::new(&name, line, 0),
+                message: "the file is not valid UTF-8".into(),
+            }])
+        })?;
+        Self::parse(name, &text)
+    }
+
+    /// Validates `text`, naming `path` in problems.
+    pub fn parse(path: Arc<str>, text: &str) -> Result<Self, ManifestError> {
+        let locate = |p: YamlProblem| Problem {
+            location: Location::new(&path, p.line, p.column),
+            message: p.message,
+        };
+        let raw: RawManifest = match serde_saphyr::from_str_with_options(text, yaml::options()) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                return Err(ManifestError::Invalid(vec![Problem {
+                    location: Location::new(&path, 1, 1),
+                    message: "the manifest is empty (expected `service` and `variables`)".into(),
+                }]));
+            }
+            Err(e) => {
+                return Err(ManifestError::Invalid(vec![locate(
+                    yaml::problem_from_error(&e),
+                )]));
+            }
+        };
+        let mut v = Validator {
+            path: Arc::clone(&path),
+            problems: Vec::new(),
+        };
+        let manifest = v.manifest(raw);
+        if v.problems.is_empty() {
+            Ok(manifest)
+        } else {
+            v.problems.sort_by(|a, b| a.location.cmp(&b.location));
+            v.problems.dedup();
+            Err(ManifestError::Invalid(v.problems))
+        }
+    }
+
+    /// Every variable, in manifest order.
+    pub fn variables(&self) -> &[Variable] {
+        &self.variables
+    }
+
+    /// The variable called `name`.
+    pub fn variable(&self, name: &str) -> Option<&Variable> {
+        self.index.get(name).map(|&i| &self.variables[i])
+    }
+
+    /// Composed variables ordered so that each comes after the composed variables it uses.
+    pub fn composition_order(&self) -> Vec<&Variable> {
+        let mut order = Vec::new();
+        let mut done = BTreeSet::new();
+        for variable in &self.variables {
+            self.visit_composed(variable, &mut done, &mut order);
+        }
+        order
+    }
+
+    fn visit_composed<'a>(
+        &'a self,
+        variable: &'a Variable,
+        done: &mut BTreeSet<&'a str>,
+        order: &mut Vec<&'a Variable>,
+    ) {
+        let Origin::Composed(composition) = &variable.origin else {
+            return;
+        };
+        if !done.insert(variable.name.as_str()) {
+            return;
+        }
+        for input in composition.template.placeholders() {
+            if let Some(input) = self.variable(input.as_str()) {
+                self.visit_composed(input, done, order);
+            }
+        }
+        order.push(variable);
+    }
+
+    /// `true` when any variable needs the remote stores (and so a namespace).
+    pub fn needs_remote(&self) -> bool {
+        self.variables
+            .iter()
+            .any(|v| matches!(v.origin, Origin::Remote | Origin::Secret(_)))
+    }
+}
+
+impl Variable {
+    /// `true` when `container` receives this variable.
+    pub fn is_for_container(&self, container: &str) -> bool {
+        self.scope == Scope::Containers && self.containers.iter().any(|c| c == container)
+    }
+}
+
+struct Validator {
+    path: Arc<str>,
+    problems: Vec<Problem>,
+}
+
+fn loc_of<T>(spanned: &Spanned<T>) -> &serde_saphyr::Location {
+    &spanned.referenced
+}
+
+impl Validator {
+    fn at(&self, location: &serde_saphyr::Location) -> Location {
+        Location::from_yaml(&self.path, location)
+    }
+
+    fn problem(&mut self, location: &serde_saphyr::Location, message: impl Into<String>) {
+        let location = self.at(location);
+        self.problems.push(Problem {
+            location,
+            message: message.into(),
+        });
+    }
+
+    fn absorb(&mut self, problems: Vec<YamlProblem>) {
+        for p in problems {
+            self.problems.push(Problem {
+                location: Location::new(&self.path, p.line, p.column),
+                message: p.message,
+            });
+        }
+    }
+
+    fn manifest(&mut self, raw: RawManifest) -> Manifest {
+        self.absorb(raw.problems);
+        let service = match raw.service {
+            Some(service) => {
+                let text = service.value.trim();
+                if text.is_empty()
+                    || !text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                {
+                    self.problem(
+                        loc_of(&service),
+                        "`service` must be a non-empty name of A-Z, a-z, 0-9, '-', '_' and '.' (it forms the AWS paths)",
+                    );
+                }
+                service.value
+            }
+            None => {
+                self.problems.push(Problem {
+                    location: Location::new(&self.path, 1, 1),
+                    message: "missing field `service` in the manifest".into(),
+                });
+                String::new()
+            }
+        };
+        let raw_variables = match raw.variables {
+            Some(list) => list.value,
+            None => {
+                self.problems.push(Problem {
+                    location: Location::new(&self.path, 1, 1),
+                    message: "missing field `variables` in the manifest".into(),
+                });
+                Vec::new()
+            }
+        };
+
+        // First pass: names and kinds, so that references can be checked in the second.
+        let mut declared: HashMap<String, (usize, serde_saphyr::Location)> = HashMap::new();
+        for (i, raw) in raw_variables.iter().enumerate() {
+            let Some(name) = &raw.value.name else {
+                continue;
+            };
+            match declared.get(&name.value) {
+                Some((_, first)) => {
+                    let message = format!(
+                        "`{}` is declared twice (first at line {}, column {})",
+                        crate::sanitize::sanitize(&name.value),
+                        first.line(),
+                        first.column()
+                    );
+                    let first_message = format!(
+                        "`{}` is declared again at line {}, column {}",
+                        crate::sanitize::sanitize(&name.value),
+                        name.referenced.line(),
+                        name.referenced.column()
+                    );
+                    let first = *first;
+                    self.problem(loc_of(name), message);
+                    self.problem(&first, first_message);
+                }
+                None => {
+                    declared.insert(name.value.clone(), (i, name.referenced));
+                }
+            }
+        }
+        let local: BTreeSet<&str> = raw_variables
+            .iter()
+            .filter(|v| v.value.source.as_ref().is_some_and(|s| s.value == "local"))
+            .filter_map(|v| v.value.name.as_ref().map(|n| n.value.as_str()))
+            .collect();
+        let mut names: Vec<&str> = declared.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        let context = Context {
+            declared: &names,
+            local: &local,
+        };
+
+        let mut variables = Vec::new();
+        for raw in raw_variables.iter() {
+            if let Some(variable) = self.variable(raw, &context) {
+                variables.push(variable);
+            }
+        }
+        let mut index = HashMap::new();
+        for (i, v) in variables.iter().enumerate() {
+            index.entry(v.name.clone()).or_insert(i);
+        }
+        let manifest = Manifest {
+            path: Arc::clone(&self.path),
+            service,
+            variables,
+            index,
+        };
+        self.check_cycles(&manifest);
+        manifest
+    }
+
+    fn variable(&mut self, raw: &Spanned<RawVariable>, context: &Context<'_>) -> Option<Variable> {
+        let at = raw.referenced;
+        let raw = &raw.value;
+        self.absorb(raw.problems.clone());
+        let Some(raw_name) = &raw.name else {
+            self.problem(&at, "missing field `name` in a variable");
+            return None;
+        };
+        let name = match EnvName::new(&raw_name.value) {
+            Ok(name) => Some(name),
+            Err(e) => {
+                let message = format!(
+                    "invalid variable name `{}`: {e}",
+                    crate::sanitize::sanitize(&raw_name.value)
+                );
+                self.problem(loc_of(raw_name), message);
+                None
+            }
+        };
+        if let Some(file) = &raw.file {
+            self.problem(
+                file,
+                "`file` (TLS material as files) is not supported by this version of fetch-env",
+            );
+        }
+
+        let local = match &raw.source {
+            None => false,
+            Some(s) if s.value == "local" => true,
+            Some(s) => {
+                let message = format!(
+                    "unknown source `{}` (use `source: local` for the bootstrap file, or omit it for AWS)",
+                    crate::sanitize::sanitize(&s.value)
+                );
+                self.problem(loc_of(s), message);
+                false
+            }
+        };
+        let scope = match &raw.scope {
+            None => Scope::Containers,
+            Some(s) if s.value == "init" => Scope::Init,
+            Some(s) => {
+                let message = format!(
+                    "unknown scope `{}` (the only scope is `init`; omit it for container variables)",
+                    crate::sanitize::sanitize(&s.value)
+                );
+                self.problem(loc_of(s), message);
+                Scope::Containers
+            }
+        };
+
+        let mut contradictions = Vec::new();
+        if local && raw.secret.is_some() {
+            contradictions.push((
+                raw.secret.as_ref().map(|s| s.referenced),
+                "`source: local` and `secret`",
+            ));
+        }
+        if local && raw.compose.is_some() {
+            contradictions.push((
+                raw.compose.as_ref().map(|s| s.referenced),
+                "`source: local` and `compose`",
+            ));
+        }
+        if raw.secret.is_some() && raw.compose.is_some() {
+            contradictions.push((
+                raw.compose.as_ref().map(|s| s.referenced),
+                "`secret` and `compose`",
+            ));
+        }
+        if raw.compose.is_some() && raw.default.is_some() {
+            contradictions.push((
+                raw.default.as_ref().map(|s| s.referenced),
+                "`compose` and `default` (a composed value always comes from its template)",
+            ));
+        }
+        if raw.required.as_ref().is_some_and(|r| r.value) && raw.required_when.is_some() {
+            contradictions.push((
+                raw.required_when.as_ref().map(|s| s.referenced),
+                "`required: true` and `required_when`",
+            ));
+        }
+        if scope == Scope::Init && raw.containers.as_ref().is_some_and(|c| !c.value.is_empty()) {
+            contradictions.push((
+                raw.containers.as_ref().map(|s| s.referenced),
+                "`scope: init` and `containers` (init variables belong to no container)",
+            ));
+        }
+        for (location, what) in contradictions {
+            self.problem(
+                &location.unwrap_or(at),
+                format!("contradictory fields: {what}"),
+            );
+        }
+
+        let requirement = match (&raw.required_when, &raw.required) {
+            (Some(when), _) => self.required_when(when, name.as_ref(), context),
+            (None, Some(r)) if r.value => Requirement::Required,
+            _ => Requirement::Optional,
+        };
+
+        let containers = match &raw.containers {
+            None => Vec::new(),
+            Some(list) => {
+                let mut seen: Vec<&str> = Vec::new();
+                for c in &list.value {
+                    let valid = c
+                        .value
+                        .chars()
+                        .next()
+                        .is_some_and(|f| f.is_ascii_alphanumeric())
+                        && c.value
+                            .chars()
+                            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'));
+                    if !valid {
+                        let message = format!(
+                            "`{}` is not a valid compose service name",
+                            crate::sanitize::sanitize(&c.value)
+                        );
+                        self.problem(loc_of(c), message);
+                    } else if seen.contains(&c.value.as_str()) {
+                        let message = format!("container `{}` is listed twice", c.value);
+                        self.problem(loc_of(c), message);
+                    }
+                    seen.push(&c.value);
+                }
+                list.value.iter().map(|c| c.value.clone()).collect()
+            }
+        };
+
+        let origin = if let Some(secret) = &raw.secret {
+            self.secret(secret, context).map(Origin::Secret)
+        } else if let Some(compose) = &raw.compose {
+            self.compose(compose, name.as_ref(), context)
+                .map(Origin::Composed)
+        } else if local {
+            Some(Origin::Local)
+        } else {
+            Some(Origin::Remote)
+        };
+
+        Some(Variable {
+            name: name?,
+            location: self.at(loc_of(raw_name)),
+            description: raw.description.as_ref().map(|d| d.value.clone()),
+            requirement,
+            default: raw.default.as_ref().map(|d| d.value.clone()),
+            sensitive: raw.sensitive.as_ref().is_some_and(|s| s.value),
+            origin: origin?,
+            scope,
+            containers,
+        })
+    }
+
+    fn reference(
+        &mut self,
+        text: &str,
+        at: &serde_saphyr::Location,
+        what: &str,
+        candidates: &[&str],
+    ) -> Option<EnvName> {
+        if candidates.contains(&text) {
+            return EnvName::new(text).ok();
+        }
+        let mut message = format!(
+            "{what} `{}` is not declared",
+            crate::sanitize::sanitize(text)
+        );
+        if let Some(s) = did_you_mean(text, candidates.iter().copied()) {
+            message.push_str(&format!(" (did you mean `{s}`?)"));
+        }
+        self.problem(at, message);
+        None
+    }
+
+    fn required_when(
+        &mut self,
+        when: &Spanned<String>,
+        name: Option<&EnvName>,
+        context: &Context<'_>,
+    ) -> Requirement {
+        let Some((other, value)) = when.value.split_once('=') else {
+            self.problem(loc_of(when), "`required_when` must be `OTHER=value`");
+            return Requirement::Optional;
+        };
+        let other = other.trim();
+        if value.is_empty() {
+            self.problem(
+                loc_of(when),
+                "`required_when` needs a value after `=` (an empty value counts as unset)",
+            );
+            return Requirement::Optional;
+        }
+        if name.is_some_and(|n| n.as_str() == other) {
+            self.problem(
+                loc_of(when),
+                "`required_when` cannot refer to the variable itself",
+            );
+            return Requirement::Optional;
+        }
+        match self.reference(
+            other,
+            loc_of(when),
+            "`required_when` variable",
+            context.declared,
+        ) {
+            Some(other) => Requirement::RequiredWhen {
+                other,
+                value: value.to_owned(),
+            },
+            None => Requirement::Optional,
+        }
+    }
+
+    fn secret(&mut self, secret: &Spanned<RawSecret>, context: &Context<'_>) -> Option<SecretRef> {
+        let raw = &secret.value;
+        self.absorb(raw.problems.clone());
+        let Some(arn_from) = &raw.arn_from else {
+            self.problem(loc_of(secret), "missing field `arn_from` in `secret`");
+            return None;
+        };
+        let arn_from_name = if context.local.contains(arn_from.value.as_str()) {
+            EnvName::new(&arn_from.value).ok()
+        } else if context.declared.contains(&arn_from.value.as_str()) {
+            let message = format!(
+                "`arn_from` must name a `source: local` variable; `{}` is not local",
+                arn_from.value
+            );
+            self.problem(loc_of(arn_from), message);
+            None
+        } else {
+            let locals: Vec<&str> = context.local.iter().copied().collect();
+            self.reference(
+                &arn_from.value,
+                loc_of(arn_from),
+                "`arn_from` variable",
+                &locals,
+            )
+        };
+        let kind = match raw.kind.as_ref().map(|k| k.value.as_str()) {
+            Some("json") => match &raw.key {
+                Some(key) if !key.value.is_empty() => Some(SecretType::Json {
+                    key: key.value.clone(),
+                }),
+                _ => {
+                    self.problem(loc_of(secret), "`secret` of `type: json` needs a `key`");
+                    None
+                }
+            },
+            Some("string") => {
+                if let Some(key) = &raw.key {
+                    self.problem(
+                        loc_of(key),
+                        "contradictory fields: `type: string` takes the whole secret and has no `key`",
+                    );
+                }
+                Some(SecretType::String)
+            }
+            Some(other) => {
+                let message = format!(
+                    "unknown secret type `{}` (expected `json` or `string`)",
+                    crate::sanitize::sanitize(other)
+                );
+                let at = raw
+                    .kind
+                    .as_ref()
+                    .map(|k| k.referenced)
+                    .unwrap_or(secret.referenced);
+                self.problem(&at, message);
+                None
+            }
+            None => {
+                self.problem(
+                    loc_of(secret),
+                    "missing field `type` in `secret` (`json` or `string`)",
+                );
+                None
+            }
+        };
+        Some(SecretRef {
+            arn_from: arn_from_name?,
+            kind: kind?,
+        })
+    }
+
+    fn compose(
+        &mut self,
+        compose: &Spanned<RawCompose>,
+        name: Option<&EnvName>,
+        context: &Context<'_>,
+    ) -> Option<Composition> {
+        let raw = &compose.value;
+        self.absorb(raw.problems.clone());
+        let Some(template_text) = &raw.template else {
+            self.problem(loc_of(compose), "missing field `template` in `compose`");
+            return None;
+        };
+        let template = match Template::parse(&template_text.value) {
+            Ok(t) => t,
+            Err(e) => {
+                self.problem(loc_of(template_text), format!("invalid template: {e}"));
+                return None;
+            }
+        };
+        let mut ok = true;
+        for placeholder in template.placeholders() {
+            if name == Some(placeholder) {
+                self.problem(
+                    loc_of(template_text),
+                    format!("the template of `{placeholder}` uses itself"),
+                );
+                ok = false;
+            } else if self
+                .reference(
+                    placeholder.as_str(),
+                    loc_of(template_text),
+                    "placeholder",
+                    context.declared,
+                )
+                .is_none()
+            {
+                ok = false;
+            }
+        }
+        let mut encode = Vec::new();
+        if let Some(list) = &raw.encode {
+            for entry in &list.value {
+                let Ok(entry_name) = EnvName::new(&entry.value) else {
+                    let message = format!(
+                        "`encode` entry `{}` is not a variable name",
+                        crate::sanitize::sanitize(&entry.value)
+                    );
+                    self.problem(loc_of(entry), message);
+                    ok = false;
+                    continue;
+                };
+                if encode.contains(&entry_name) {
+                    self.problem(
+                        loc_of(entry),
+                        format!("`encode` lists `{entry_name}` twice"),
+                    );
+                    ok = false;
+                } else if !context.declared.contains(&entry_name.as_str()) {
+                    self.reference(
+                        entry_name.as_str(),
+                        loc_of(entry),
+                        "`encode` entry",
+                        context.declared,
+                    );
+                    ok = false;
+                } else if !template.placeholders().contains(&&entry_name) {
+                    self.problem(
+                        loc_of(entry),
+                        format!("`encode` entry `{entry_name}` is not used by the template"),
+                    );
+                    ok = false;
+                } else {
+                    encode.push(entry_name);
+                }
+            }
+        }
+        ok.then_some(Composition { template, encode })
+    }
+
+    fn check_cycles(&mut self, manifest: &Manifest) {
+        // Depth-first search over composed variables; a back edge is a cycle.
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            Active,
+            Done,
+        }
+        let mut marks = vec![Mark::New; manifest.variables.len()];
+        let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
+        fn visit(
+            manifest: &Manifest,
+            i: usize,
+            marks: &mut [Mark],
+            stack: &mut Vec<usize>,
+            cycles: &mut Vec<Vec<usize>>,
+        ) {
+            marks[i] = Mark::Active;
+            stack.push(i);
+            if let Origin::Composed(c) = &manifest.variables[i].origin {
+                for input in c.template.placeholders() {
+                    let Some(&j) = manifest.index.get(input.as_str()) else {
+                        continue;
+                    };
+                    match marks[j] {
+                        Mark::Active => {
+                            let start = stack.iter().position(|&s| s == j).unwrap_or(0);
+                            cycles.push(stack[start..].to_vec());
+                        }
+                        Mark::New => visit(manifest, j, marks, stack, cycles),
+                        Mark::Done => {}
+                    }
+                }
+            }
+            stack.pop();
+            marks[i] = Mark::Done;
+        }
+        let mut cycles = Vec::new();
+        for i in 0..manifest.variables.len() {
+            if marks[i] == Mark::New {
+                visit(manifest, i, &mut marks, &mut Vec::new(), &mut cycles);
+            }
+        }
+        for cycle in cycles {
+            let mut names: Vec<String> = cycle
+                .iter()
+                .map(|&i| manifest.variables[i].name.to_string())
+                .collect();
+            let mut key = names.clone();
+            key.sort();
+            if !reported.insert(key) {
+                continue;
+            }
+            names.push(names[0].clone());
+            let first = &manifest.variables[cycle[0]];
+            self.problems.push(Problem {
+                location: first.location.clone(),
+                message: format!("composed variables form a cycle: {}", names.join(" -> ")),
+            });
+        }
+    }
+}
+
+struct Context<'a> {
+    declared: &'a [&'a str],
+    local: &'a BTreeSet<&'a str>,
+}

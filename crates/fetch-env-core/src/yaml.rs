@@ -1,0 +1,187 @@
+//! What every YAML input of fetch-env shares: the parser options, the translation of parser
+//! errors into located problems, and the bookkeeping of mapping keys that lets a single pass
+//! report every unknown and duplicate field instead of stopping at the first.
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_saphyr::{DuplicateKeyPolicy, Options, Spanned};
+
+/// A problem found while reading a YAML file, located but not yet tied to the file's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct YamlProblem {
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl YamlProblem {
+    pub(crate) fn at(location: &serde_saphyr::Location, message: String) -> Self {
+        Self {
+            line: location.line(),
+            column: location.column(),
+            message,
+        }
+    }
+}
+
+/// Parser options for every file fetch-env reads: duplicate keys reach our visitors (which
+/// report both places), and aliases are bounded so that an alias bomb fails fast.
+pub(crate) fn options() -> Options {
+    let mut options = Options::default();
+    options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
+    options.alias_limits.max_total_replayed_events = 100_000;
+    options.alias_limits.max_alias_expansions_per_anchor = 1_000;
+    options.with_snippet = false;
+    options
+}
+
+/// Turns a parser error into a located problem. The parser's message names types and positions,
+/// never the text of a scalar: our visitors override every `visit_*` that would quote a value.
+pub(crate) fn problem_from_error(error: &serde_saphyr::Error) -> YamlProblem {
+    let (line, column) = error
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let mut message = error.without_snippet().to_string();
+    // The parser appends its own "at line X column Y"; ours is in front of the message.
+    if let Some(at) = message.find(" at line ") {
+        message.truncate(at);
+    }
+    YamlProblem {
+        line,
+        column,
+        message: crate::sanitize::sanitize(&message),
+    }
+}
+
+/// Tracks the keys of one mapping: which are known, which were seen, what is wrong.
+pub(crate) struct KeyTracker {
+    what: &'static str,
+    known: &'static [&'static str],
+    seen: Vec<(String, serde_saphyr::Location)>,
+    pub problems: Vec<YamlProblem>,
+}
+
+impl KeyTracker {
+    pub(crate) fn new(what: &'static str, known: &'static [&'static str]) -> Self {
+        Self {
+            what,
+            known,
+            seen: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// Returns the field name when `key` is known and seen for the first time; otherwise records
+    /// a problem and returns `None` (the caller then skips the value).
+    pub(crate) fn accept(&mut self, key: &Spanned<String>) -> Option<&'static str> {
+        let name = key.value.as_str();
+        if let Some((_, first)) = self.seen.iter().find(|(seen, _)| seen == name) {
+            let message = format!(
+                "duplicate key `{}` in {} (first at line {}, column {})",
+                crate::sanitize::sanitize(name),
+                self.what,
+                first.line(),
+                first.column()
+            );
+            self.problems
+                .push(YamlProblem::at(&key.referenced, message));
+            return None;
+        }
+        self.seen.push((name.to_owned(), key.referenced));
+        match self.known.iter().find(|known| **known == name) {
+            Some(known) => Some(known),
+            None => {
+                let mut message = format!(
+                    "unknown field `{}` in {}",
+                    crate::sanitize::sanitize(name),
+                    self.what
+                );
+                if let Some(suggestion) = did_you_mean(name, self.known.iter().copied()) {
+                    message.push_str(&format!(" (did you mean `{suggestion}`?)"));
+                } else {
+                    message.push_str(&format!(" (expected one of: {})", self.known.join(", ")));
+                }
+                self.problems
+                    .push(YamlProblem::at(&key.referenced, message));
+                None
+            }
+        }
+    }
+}
+
+/// Skips the value of a key that was not accepted.
+pub(crate) fn skip_value<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<IgnoredAny>().map(|_| ())
+}
+
+/// The closest candidate to `text`, if any is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(
+    text: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&text.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// A mapping read entry by entry, with duplicate keys reported at both places.
+pub(crate) struct Entries<V>(pub Vec<(Spanned<String>, Spanned<V>)>, pub Vec<YamlProblem>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<V> {
+            type Value = Entries<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Entries(Vec::new(), Vec::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries: Vec<(Spanned<String>, Spanned<V>)> = Vec::new();
+                let mut problems = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == key.value) {
+                        problems.push(YamlProblem::at(
+                            &key.referenced,
+                            format!(
+                                "duplicate key `{}` (first at line {}, column {})",
+                                crate::sanitize::sanitize(&key.value),
+                                first.referenced.line(),
+                                first.referenced.column()
+                            ),
+                        ));
+                        skip_value(&mut map)?;
+                        continue;
+                    }
+                    let value = map.next_value()?;
+                    entries.push((key, value));
+                }
+                Ok(Entries(entries, problems))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn suggestions() {
+        let known = ["name", "required", "required_when", "containers"];
+        assert_eq!(super::did_you_mean("requird", known), Some("required"));
+        assert_eq!(super::did_you_mean("container", known), Some("containers"));
+        assert_eq!(super::did_you_mean("zzz", known), None);
+    }
+}

@@ -1,0 +1,131 @@
+//! The command line. The compatible call line of the shell script it replaces
+//! (`--manifest M --bootstrap B --format export`) is the default command.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fetch-env",
+    version,
+    about = "Resolve a service's vars.yaml from the bootstrap file, SSM Parameter Store and Secrets Manager",
+    long_about = None,
+    args_conflicts_with_subcommands = false,
+    subcommand_precedence_over_arg = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command shares.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The service manifest (vars.yaml).
+    #[arg(long, global = true, value_name = "FILE", env = "FETCH_ENV_MANIFEST")]
+    pub manifest: Option<PathBuf>,
+
+    /// The host's bootstrap file (KEY=value, shell-sourceable). Omitted: no bootstrap values.
+    #[arg(long, global = true, value_name = "FILE", env = "FETCH_ENV_BOOTSTRAP")]
+    pub bootstrap: Option<PathBuf>,
+
+    /// Where remote values live: `aws` or `file:PATH`. Also FETCH_ENV_STORE in the environment
+    /// or the bootstrap file.
+    #[arg(long, global = true, value_name = "STORE")]
+    pub store: Option<String>,
+
+    /// NAMESPACE (e.g. voiceai/staging). Also NAMESPACE in the environment or the bootstrap file.
+    #[arg(long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// How SSM parameters are found: `by-path` (every parameter under the service path,
+    /// recursively; the default) or `by-name` (only the declared names, in one round trip).
+    /// Also FETCH_ENV_SSM_LOOKUP.
+    #[arg(long, global = true, value_name = "STRATEGY")]
+    pub ssm_lookup: Option<String>,
+
+    /// How Secrets Manager bundles are found: `prefix` (every secret under
+    /// NAMESPACE/service/; the default) or `bundle` (only NAMESPACE/service/secrets, no
+    /// ListSecrets permission needed). Also FETCH_ENV_SECRETS_LOOKUP.
+    #[arg(long, global = true, value_name = "MODE")]
+    pub secrets_lookup: Option<String>,
+}
+
+/// Options of the default command (printing the environment).
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Export)]
+    pub format: FormatArg,
+
+    /// Write to FILE (mode 0600, atomically) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Only the variables that this docker compose service receives.
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// `export NAME='value'` lines for eval in a POSIX shell.
+    Export,
+    /// `NAME=value` lines (docker compose env_file syntax).
+    File,
+    /// One JSON object.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command with the resolved environment (no shell, no file): the command's exit
+    /// status is fetch-env's.
+    Run(RunArgs),
+    /// Validate the manifest (and bootstrap file) offline; cross-check a compose file.
+    Check(CheckArgs),
+    /// One row per variable: status, source, containers; sensitive values masked.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Only the variables that this docker compose service receives.
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// The command and its arguments, passed as they are.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A docker-compose.yaml to cross-check against the manifest.
+    #[arg(long, value_name = "FILE")]
+    pub compose: Option<PathBuf>,
+
+    /// Also resolve against the store and report drift (keys no variable declares).
+    #[arg(long)]
+    pub remote: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Only the variables that this docker compose service receives.
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+}

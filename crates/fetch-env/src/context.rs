@@ -1,0 +1,138 @@
+//! Loading what every command needs: the manifest, the bootstrap file, the settings and the
+//! store, each failure already mapped to its exit code.
+
+use std::path::Path;
+
+use fetch_env_core::{
+    Bootstrap, FileStore, Manifest, Resolution, ResolveOptions, Setting, SettingsContext, Store,
+    resolve,
+};
+
+use crate::cli::Global;
+use crate::exit::{Exit, Failure};
+
+/// The manifest and bootstrap file of one invocation.
+#[derive(Debug)]
+pub struct Inputs {
+    pub manifest: Manifest,
+    pub bootstrap: Bootstrap,
+}
+
+impl Inputs {
+    /// Reads and validates the manifest and the bootstrap file (exit 2 on any problem).
+    pub fn load(global: &Global) -> Result<Self, Failure> {
+        let manifest_path = global.manifest.as_deref().ok_or_else(|| {
+            Failure::usage("--manifest FILE is required (the service's vars.yaml)")
+        })?;
+        let manifest = Manifest::read(manifest_path).map_err(|e| Failure::usage(e))?;
+        let bootstrap = match &global.bootstrap {
+            Some(path) => Bootstrap::read(path).map_err(Failure::usage)?,
+            None => Bootstrap::empty(),
+        };
+        Ok(Self {
+            manifest,
+            bootstrap,
+        })
+    }
+
+    /// The settings context: flag, then process environment, then bootstrap file.
+    pub fn lookup(&self, key: &str, flag: Option<&str>) -> Option<Setting> {
+        let environment = |key: &str| std::env::var(key).ok();
+        SettingsContext {
+            environment: &environment,
+            bootstrap: &self.bootstrap,
+        }
+        .lookup(key, flag)
+    }
+
+    /// The lookup options of this invocation.
+    pub fn options(&self, global: &Global) -> Result<ResolveOptions, Failure> {
+        let ssm = self.lookup("FETCH_ENV_SSM_LOOKUP", global.ssm_lookup.as_deref());
+        let parameters_by_name = match ssm.as_ref().map(|s| s.value.as_str()) {
+            None | Some("by-path") => false,
+            Some("by-name") => true,
+            Some(other) => {
+                return Err(Failure::usage(format!(
+                    "unknown SSM lookup `{}` from {} (expected `by-path` or `by-name`)",
+                    fetch_env_core::sanitize(other),
+                    ssm.as_ref()
+                        .map(|s| s.origin.to_string())
+                        .unwrap_or_default()
+                )));
+            }
+        };
+        let bundles = self.lookup("FETCH_ENV_SECRETS_LOOKUP", global.secrets_lookup.as_deref());
+        let canonical_bundle_only = match bundles.as_ref().map(|s| s.value.as_str()) {
+            None | Some("prefix") => false,
+            Some("bundle") => true,
+            Some(other) => {
+                return Err(Failure::usage(format!(
+                    "unknown secrets lookup `{}` from {} (expected `prefix` or `bundle`)",
+                    fetch_env_core::sanitize(other),
+                    bundles
+                        .as_ref()
+                        .map(|s| s.origin.to_string())
+                        .unwrap_or_default()
+                )));
+            }
+        };
+        Ok(ResolveOptions {
+            namespace: self
+                .lookup("NAMESPACE", global.namespace.as_deref())
+                .map(|s| s.value),
+            parameters_by_name,
+            canonical_bundle_only,
+        })
+    }
+
+    /// Opens the store named by `--store`, FETCH_ENV_STORE or the bootstrap file.
+    pub fn store(&self, global: &Global) -> Result<Box<dyn Store>, Failure> {
+        let spec = self
+            .lookup("FETCH_ENV_STORE", global.store.as_deref())
+            .map(|s| s.value)
+            .unwrap_or_else(|| "aws".to_owned());
+        if let Some(path) = spec.strip_prefix("file:") {
+            let store = FileStore::open(Path::new(path)).map_err(Failure::usage)?;
+            return Ok(Box::new(store));
+        }
+        if spec == "aws" {
+            return Err(Failure::usage(
+                "the `aws` store is not available in this build; use --store file:PATH",
+            ));
+        }
+        Err(Failure::usage(format!(
+            "unknown store `{}` (expected `aws` or `file:PATH`)",
+            fetch_env_core::sanitize(&spec)
+        )))
+    }
+
+    /// Resolves the manifest; store and setting problems become failures with their exit code.
+    pub fn resolve<'m>(
+        &'m self,
+        global: &Global,
+        store: &dyn Store,
+    ) -> Result<Resolution<'m>, Failure> {
+        let options = self.options(global)?;
+        resolve(&self.manifest, &self.bootstrap, &options, store).map_err(|e| match e {
+            fetch_env_core::ResolveError::Store(fetch_env_core::StoreError::Unavailable(m)) => {
+                Failure::new(Exit::Backend, m)
+            }
+            other => Failure::usage(other),
+        })
+    }
+}
+
+/// Turns the failures of a resolution into one failure with exit code 1.
+pub fn require_success(resolution: &Resolution<'_>) -> Result<(), Failure> {
+    if resolution.succeeded() {
+        return Ok(());
+    }
+    Err(Failure {
+        exit: Exit::ResolutionFailed,
+        lines: resolution
+            .failures
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    })
+}

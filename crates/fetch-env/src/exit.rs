@@ -1,0 +1,60 @@
+//! Exit codes and the one place errors become text on stderr.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// fetch-env's exit codes (`run` passes its command's status through instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    /// A required value is missing, a secret or key does not exist, a secret is not the JSON it
+    /// should be, a template input is unset.
+    ResolutionFailed = 1,
+    /// Bad command line, or an invalid manifest, bootstrap, store or compose file.
+    Usage = 2,
+    /// The backend could not be used: unreachable, timed out, access denied, throttled.
+    Backend = 3,
+    /// `run`: the command could not be executed (as in a shell).
+    CommandNotExecutable = 126,
+    /// `run`: the command was not found (as in a shell).
+    CommandNotFound = 127,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// An error on its way to stderr, with the exit code it causes. Messages never hold a value.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub lines: Vec<String>,
+}
+
+impl Failure {
+    pub fn new(exit: Exit, message: impl fmt::Display) -> Self {
+        Self {
+            exit,
+            lines: message.to_string().lines().map(str::to_owned).collect(),
+        }
+    }
+
+    pub fn usage(message: impl fmt::Display) -> Self {
+        Self::new(Exit::Usage, message)
+    }
+}
+
+/// Prints `lines` to stderr, each prefixed with `error: `.
+pub fn report(failure: &Failure) {
+    for line in &failure.lines {
+        eprintln_line(&format!("error: {line}"));
+    }
+}
+
+/// One line to stderr; a closed stderr is not worth dying over.
+pub fn eprintln_line(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}

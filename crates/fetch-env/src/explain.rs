@@ -1,0 +1,114 @@
+//! `explain`: one row per variable with its status, source and containers. Values are shown
+//! only when the manifest does not mark them sensitive and they did not come from a place meant
+//! for secrets (SecureString, Secrets Manager); everything else is masked.
+
+use std::io::Write as _;
+
+use fetch_env_core::{Origin, Resolution, Scope, VariableStatus, sanitize};
+
+use crate::cli::{ExplainArgs, Global};
+use crate::context::{Inputs, require_success};
+use crate::exit::{Exit, Failure, eprintln_line};
+use crate::export::check_container;
+
+const MASK: &str = "********";
+const MAX_SHOWN: usize = 60;
+
+pub fn explain(global: &Global, args: &ExplainArgs) -> Result<Exit, Failure> {
+    let inputs = Inputs::load(global)?;
+    if let Some(container) = &args.container {
+        check_container(&inputs, container)?;
+    }
+    let store = inputs.store(global)?;
+    let resolution = inputs.resolve(global, store.as_ref())?;
+    let table = table(&resolution, args.container.as_deref());
+    let mut stdout = std::io::stdout().lock();
+    let header = format!(
+        "manifest {} (service {}), store {}{}\n\n",
+        inputs.manifest.path,
+        inputs.manifest.service,
+        store.describe(),
+        inputs
+            .options(global)?
+            .namespace
+            .map(|ns| format!(", namespace {ns}"))
+            .unwrap_or_default()
+    );
+    let _ = stdout.write_all(header.as_bytes());
+    let _ = stdout.write_all(table.as_bytes());
+    let _ = stdout.flush();
+    for warning in &resolution.warnings {
+        eprintln_line(&format!("warning: {warning}"));
+    }
+    require_success(&resolution)?;
+    Ok(Exit::Success)
+}
+
+fn table(resolution: &Resolution<'_>, container: Option<&str>) -> String {
+    let mut rows = vec![[
+        "NAME".to_owned(),
+        "STATUS".to_owned(),
+        "SOURCE".to_owned(),
+        "CONTAINERS".to_owned(),
+        "VALUE".to_owned(),
+    ]];
+    for resolved in &resolution.variables {
+        let variable = resolved.variable;
+        if container.is_some_and(|c| !variable.is_for_container(c)) {
+            continue;
+        }
+        let containers = match variable.scope {
+            Scope::Init => "(init)".to_owned(),
+            Scope::Containers if variable.containers.is_empty() => "-".to_owned(),
+            Scope::Containers => variable.containers.join(","),
+        };
+        let source = match (&resolved.source, &variable.origin) {
+            (Some(source), _) => source.to_string(),
+            (None, Origin::Composed(_)) => "compose (input unset)".to_owned(),
+            (None, _) => "-".to_owned(),
+        };
+        let value = match (&resolved.value, resolved.masked) {
+            (None, _) => "-".to_owned(),
+            (Some(_), true) => MASK.to_owned(),
+            (Some(value), false) => shorten(&sanitize(value.expose())),
+        };
+        let status = match resolved.status {
+            VariableStatus::Resolved => "ok".to_owned(),
+            other => other.to_string(),
+        };
+        rows.push([
+            variable.name.to_string(),
+            status,
+            sanitize(&source),
+            containers,
+            value,
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i == 4 {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= MAX_SHOWN {
+        text.to_owned()
+    } else {
+        let head: String = text.chars().take(MAX_SHOWN - 1).collect();
+        format!("{head}…")
+    }
+}

@@ -1,0 +1,45 @@
+//! fetch-env: resolve a service's `vars.yaml` from the host's bootstrap file, SSM Parameter
+//! Store and Secrets Manager, and hand the result to a shell (`eval`), a file or a command.
+//!
+//! `main` parses the command line, runs one command, and maps its outcome to an exit code in
+//! one place (see [`exit::Exit`]).
+
+mod check;
+mod cli;
+mod context;
+mod exit;
+mod explain;
+mod export;
+mod output_file;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{Exit, report};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help and version to stdout with status 0, usage errors with status 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
+        }
+    };
+    let outcome = match &cli.command {
+        None => export::export(&cli.global, &cli.output),
+        Some(Command::Run(args)) => run::run(&cli.global, args),
+        Some(Command::Check(args)) => check::check(&cli.global, args),
+        Some(Command::Explain(args)) => explain::explain(&cli.global, args),
+    };
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            report(&failure);
+            failure.exit.into()
+        }
+    }
+}

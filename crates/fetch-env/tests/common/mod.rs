@@ -1,0 +1,58 @@
+//! Shared by the integration tests: the built binary and the shipped examples.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+/// A file of `examples/NAME/`.
+pub fn example(name: &str, file: &str) -> PathBuf {
+    root().join("examples").join(name).join(file)
+}
+
+/// `fetch-env` with the manifest, bootstrap file and file store of `examples/NAME`, and an
+/// environment cleared of anything that could change resolution.
+pub fn fetch_env_example(name: &str) -> Command {
+    let mut command = fetch_env();
+    command
+        .arg("--manifest")
+        .arg(example(name, "vars.yaml"))
+        .arg("--bootstrap")
+        .arg(example(name, "bootstrap.env"))
+        .arg("--store")
+        .arg(format!("file:{}", example(name, "store.yaml").display()));
+    command
+}
+
+/// The `fetch-env` binary under test, with settings variables removed from its environment.
+pub fn fetch_env() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fetch-env"));
+    for key in [
+        "NAMESPACE",
+        "FETCH_ENV_STORE",
+        "FETCH_ENV_MANIFEST",
+        "FETCH_ENV_BOOTSTRAP",
+        "FETCH_ENV_SSM_LOOKUP",
+        "FETCH_ENV_SECRETS_LOOKUP",
+    ] {
+        command.env_remove(key);
+    }
+    command
+}
+
+/// Fails the test with an install hint when `tool` is not on PATH: a missing tool is never a
+/// reason to skip.
+pub fn require_tool(tool: &str, install: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(tool);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("`{tool}` is not installed; run `{install}` (scripts/test.sh installs it)");
+}
