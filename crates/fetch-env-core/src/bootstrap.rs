@@ -81,14 +81,14 @@ impl Bootstrap {
         })?;
         if let Some(at) = text.find('\0') {
             return Err(fail(
-                line_of(text[..at].as_bytes()),
+                line_of(&text.as_bytes()[..at]),
                 "the file contains a NUL byte".into(),
             ));
         }
         let text = Zeroizing::new(text.replace("\r\n", "\n"));
         if let Some(at) = text.find('\r') {
             return Err(fail(
-                line_of(text[..at].as_bytes()),
+                line_of(&text.as_bytes()[..at]),
                 "a carriage return that does not end the line (a shell would keep it in the value)"
                     .into(),
             ));

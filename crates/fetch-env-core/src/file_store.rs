@@ -159,28 +159,22 @@ impl FileStore {
         }
     }
 
+    /// Finds a secret as `GetSecretValue` would: by full ARN, by partial ARN (the ARN without
+    /// its random suffix), or by name.
     fn find_secret(&self, id: &str) -> Option<&StoredSecret> {
-        if id.starts_with("arn:") {
-            // A full ARN matches exactly; a partial ARN (without the random suffix) by name.
-            self.secrets
-                .iter()
-                .find(|s| s.arn.as_deref() == Some(id))
-                .or_else(|| {
-                    let partial = id.split_once(":secret:").map(|(_, name)| name)?;
-                    self.secrets.iter().find(|s| {
-                        s.arn
-                            .as_deref()
-                            .and_then(|a| a.split_once(":secret:"))
-                            .map(|(p, _)| p)
-                            == id.split_once(":secret:").map(|(p, _)| p)
-                            && s.name == partial
-                    })
-                })
-        } else {
-            self.secrets.iter().find(|s| s.name == id)
+        if !id.starts_with("arn:") {
+            return self.secrets.iter().find(|s| s.name == id);
         }
+        self.secrets.iter().find(|s| {
+            s.arn.as_deref().is_some_and(|arn| {
+                arn == id || arn.strip_suffix(&arn[arn.len() - SUFFIX_LEN..]) == Some(id)
+            })
+        })
     }
 }
+
+/// `-XXXXXX`: the random suffix AWS appends to a secret's name in its ARN.
+const SUFFIX_LEN: usize = 7;
 
 /// `NAME` of `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX`.
 fn name_from_arn(arn: &str) -> Option<&str> {
@@ -190,8 +184,10 @@ fn name_from_arn(arn: &str) -> Option<&str> {
     }
     let full = parts[6];
     let (name, suffix) = full.rsplit_once('-')?;
-    (suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_alphanumeric()) && !name.is_empty())
-        .then_some(name)
+    (suffix.len() == SUFFIX_LEN - 1
+        && suffix.chars().all(|c| c.is_ascii_alphanumeric())
+        && !name.is_empty())
+    .then_some(name)
 }
 
 impl Store for FileStore {

@@ -11,6 +11,8 @@
 
 // The core never prints: diagnostics are data that the binary renders once.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+// No unwrap outside tests: a panic is never an acceptable answer to bad input.
+#![warn(clippy::unwrap_used)]
 
 mod bootstrap;
 mod compose_file;

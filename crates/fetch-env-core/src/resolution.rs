@@ -283,21 +283,16 @@ pub fn resolve<'m>(
     let mut variables = Vec::new();
     for variable in manifest.variables() {
         let name = variable.name.as_str();
-        let (value, source) = match values.remove(name) {
-            Some((value, source)) => (Some(value), Some(source)),
+        let (value, source) = match values.get(name) {
+            Some((value, source)) => (Some(value.clone()), Some(source.clone())),
             None => (None, None),
         };
         let required = match &variable.requirement {
             Requirement::Optional => None,
             Requirement::Required => Some(None),
             Requirement::RequiredWhen { other, value } => {
-                let actual = variables
-                    .iter()
-                    .find(|v: &&ResolvedVariable<'_>| v.variable.name == *other)
-                    .and_then(|v| v.value.as_ref())
-                    .or_else(|| values.get(other.as_str()).map(|(v, _)| v));
-                (actual.map(SecretValue::expose) == Some(value.as_str()))
-                    .then_some(Some((other, value)))
+                let actual = values.get(other.as_str()).map(|(v, _)| v.expose());
+                (actual == Some(value.as_str())).then_some(Some((other, value)))
             }
         };
         let status = match (&value, required) {

@@ -59,9 +59,9 @@ impl Template {
             literal.push_str(&rest[..dollar]);
             offset += rest[..dollar].chars().count();
             let after = &rest[dollar..];
-            if after.starts_with("$${") {
+            if let Some(after_literal) = after.strip_prefix("$${") {
                 literal.push_str("${");
-                rest = &after[3..];
+                rest = after_literal;
                 offset += 3;
             } else if let Some(body) = after.strip_prefix("${") {
                 let close = body.find('}').ok_or(TemplateError::Unclosed { offset })?;

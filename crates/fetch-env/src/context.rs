@@ -24,7 +24,7 @@ impl Inputs {
         let manifest_path = global.manifest.as_deref().ok_or_else(|| {
             Failure::usage("--manifest FILE is required (the service's vars.yaml)")
         })?;
-        let manifest = Manifest::read(manifest_path).map_err(|e| Failure::usage(e))?;
+        let manifest = Manifest::read(manifest_path).map_err(Failure::usage)?;
         let bootstrap = match &global.bootstrap {
             Some(path) => Bootstrap::read(path).map_err(Failure::usage)?,
             None => Bootstrap::empty(),
@@ -47,35 +47,18 @@ impl Inputs {
 
     /// The lookup options of this invocation.
     pub fn options(&self, global: &Global) -> Result<ResolveOptions, Failure> {
-        let ssm = self.lookup("FETCH_ENV_SSM_LOOKUP", global.ssm_lookup.as_deref());
-        let parameters_by_name = match ssm.as_ref().map(|s| s.value.as_str()) {
-            None | Some("by-path") => false,
-            Some("by-name") => true,
-            Some(other) => {
-                return Err(Failure::usage(format!(
-                    "unknown SSM lookup `{}` from {} (expected `by-path` or `by-name`)",
-                    fetch_env_core::sanitize(other),
-                    ssm.as_ref()
-                        .map(|s| s.origin.to_string())
-                        .unwrap_or_default()
-                )));
-            }
-        };
-        let bundles = self.lookup("FETCH_ENV_SECRETS_LOOKUP", global.secrets_lookup.as_deref());
-        let canonical_bundle_only = match bundles.as_ref().map(|s| s.value.as_str()) {
-            None | Some("prefix") => false,
-            Some("bundle") => true,
-            Some(other) => {
-                return Err(Failure::usage(format!(
-                    "unknown secrets lookup `{}` from {} (expected `prefix` or `bundle`)",
-                    fetch_env_core::sanitize(other),
-                    bundles
-                        .as_ref()
-                        .map(|s| s.origin.to_string())
-                        .unwrap_or_default()
-                )));
-            }
-        };
+        let parameters_by_name = self.choice(
+            "FETCH_ENV_SSM_LOOKUP",
+            global.ssm_lookup.as_deref(),
+            "SSM lookup",
+            &[("by-path", false), ("by-name", true)],
+        )?;
+        let canonical_bundle_only = self.choice(
+            "FETCH_ENV_SECRETS_LOOKUP",
+            global.secrets_lookup.as_deref(),
+            "secrets lookup",
+            &[("prefix", false), ("bundle", true)],
+        )?;
         Ok(ResolveOptions {
             namespace: self
                 .lookup("NAMESPACE", global.namespace.as_deref())
@@ -83,6 +66,31 @@ impl Inputs {
             parameters_by_name,
             canonical_bundle_only,
         })
+    }
+
+    /// A setting with a fixed set of values; the first is the default.
+    fn choice(
+        &self,
+        key: &str,
+        flag: Option<&str>,
+        what: &str,
+        choices: &[(&str, bool)],
+    ) -> Result<bool, Failure> {
+        let Some(setting) = self.lookup(key, flag) else {
+            return Ok(choices[0].1);
+        };
+        match choices.iter().find(|(name, _)| *name == setting.value) {
+            Some((_, value)) => Ok(*value),
+            None => {
+                let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+                Err(Failure::usage(format!(
+                    "unknown {what} `{}` from {} (expected {})",
+                    fetch_env_core::sanitize(&setting.value),
+                    setting.origin,
+                    names.join(" or ")
+                )))
+            }
+        }
     }
 
     /// Opens the store named by `--store`, FETCH_ENV_STORE or the bootstrap file.
@@ -120,6 +128,50 @@ impl Inputs {
             other => Failure::usage(other),
         })
     }
+}
+
+/// Loads the inputs, resolves them and, when resolution succeeded in full, hands the result to
+/// `then`: the path every command that outputs values takes, so that none can output a value
+/// from a failed resolution.
+pub fn with_resolved<T>(
+    global: &Global,
+    container: Option<&str>,
+    then: impl FnOnce(&Inputs, &Resolution<'_>) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let inputs = Inputs::load(global)?;
+    if let Some(container) = container {
+        check_container(&inputs, container)?;
+    }
+    let store = inputs.store(global)?;
+    let resolution = inputs.resolve(global, store.as_ref())?;
+    require_success(&resolution)?;
+    then(&inputs, &resolution)
+}
+
+/// `--container NAME` must name a container some variable is declared for: a typo would
+/// otherwise silently produce an empty environment.
+pub fn check_container(inputs: &Inputs, container: &str) -> Result<(), Failure> {
+    let mut known: Vec<&str> = inputs
+        .manifest
+        .variables()
+        .iter()
+        .flat_map(|v| v.containers.iter().map(String::as_str))
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    if known.contains(&container) {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "no variable of {} is declared for container `{}` (containers: {})",
+        inputs.manifest.path,
+        fetch_env_core::sanitize(container),
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )))
 }
 
 /// Turns the failures of a resolution into one failure with exit code 1.

@@ -7,9 +7,8 @@ use std::io::Write as _;
 use fetch_env_core::{Origin, Resolution, Scope, VariableStatus, sanitize};
 
 use crate::cli::{ExplainArgs, Global};
-use crate::context::{Inputs, require_success};
+use crate::context::{Inputs, check_container, require_success};
 use crate::exit::{Exit, Failure, eprintln_line};
-use crate::export::check_container;
 
 const MASK: &str = "********";
 const MAX_SHOWN: usize = 60;

@@ -4,6 +4,9 @@
 //! `main` parses the command line, runs one command, and maps its outcome to an exit code in
 //! one place (see [`exit::Exit`]).
 
+// No unwrap outside tests: a panic is never an acceptable answer to bad input.
+#![warn(clippy::unwrap_used)]
+
 mod check;
 mod cli;
 mod context;

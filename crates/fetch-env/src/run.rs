@@ -7,50 +7,37 @@ use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 
 use crate::cli::{Global, RunArgs};
-use crate::context::{Inputs, require_success};
+use crate::context::with_resolved;
 use crate::exit::{Exit, Failure};
-use crate::export::check_container;
 
 pub fn run(global: &Global, args: &RunArgs) -> Result<Exit, Failure> {
-    let inputs = Inputs::load(global)?;
-    let store = inputs.store(global)?;
-    let resolution = inputs.resolve(global, store.as_ref())?;
-    require_success(&resolution)?;
-    if let Some(container) = &args.container {
-        check_container(&inputs, container)?;
-    }
     let Some((program, arguments)) = args.command.split_first() else {
         return Err(Failure::usage(
             "run needs a command: fetch-env run -- CMD ARGS…",
         ));
     };
-    if let Some((name, _)) = resolution
-        .environment(args.container.as_deref())
-        .iter()
-        .find(|(_, v)| v.expose().contains('\0'))
-    {
-        return Err(Failure::new(
-            Exit::ResolutionFailed,
+    with_resolved(global, args.container.as_deref(), |_, resolution| {
+        let environment = resolution.environment(args.container.as_deref());
+        let mut command = Command::new(program);
+        command.args(arguments);
+        for (name, value) in environment {
+            command.env(name.as_str(), value.expose());
+        }
+        // `exec` only returns on failure.
+        let error = command.exec();
+        let (exit, what) = match error.kind() {
+            std::io::ErrorKind::NotFound => (Exit::CommandNotFound, "command not found"),
+            std::io::ErrorKind::PermissionDenied => {
+                (Exit::CommandNotExecutable, "permission denied")
+            }
+            _ => (Exit::CommandNotExecutable, "cannot execute"),
+        };
+        Err(Failure::new(
+            exit,
             format!(
-                "the value of {name} contains a NUL byte, which no environment variable can hold"
+                "{}: {what} ({error})",
+                fetch_env_core::sanitize(&program.to_string_lossy())
             ),
-        ));
-    }
-    let mut command = Command::new(program);
-    command.args(arguments);
-    for (name, value) in resolution.environment(args.container.as_deref()) {
-        command.env(name.as_str(), value.expose());
-    }
-    // `exec` only returns on failure.
-    let error = command.exec();
-    let shown = program.to_string_lossy();
-    let (exit, what) = match error.kind() {
-        std::io::ErrorKind::NotFound => (Exit::CommandNotFound, "command not found"),
-        std::io::ErrorKind::PermissionDenied => (Exit::CommandNotExecutable, "permission denied"),
-        _ => (Exit::CommandNotExecutable, "cannot execute"),
-    };
-    Err(Failure::new(
-        exit,
-        format!("{}: {what} ({error})", fetch_env_core::sanitize(&shown)),
-    ))
+        ))
+    })
 }
