@@ -200,26 +200,29 @@ impl Parser<'_> {
             self.skip_blanks();
             key = self.word();
         }
-        if key.is_empty() {
-            return Err((line, "expected KEY=value".into()));
+        // The rest of the key-like token, so that `AWS-KEY=x` is reported as a bad key rather
+        // than as a missing `=`.
+        let mut token = key.clone();
+        while let Some(c) = self
+            .peek()
+            .filter(|c| !matches!(c, '=' | ' ' | '\t' | '\n'))
+        {
+            token.push(c);
+            self.pos += 1;
         }
         if self.peek() != Some('=') {
-            let shown = if EnvName::is_valid(&key) {
-                format!(" after {key}")
-            } else {
-                String::new()
-            };
+            // The line is not shown: without an `=` it may be a bare credential.
             self.skip_blanks();
             return Err(if self.peek() == Some('=') {
                 (
                     line,
-                    format!("spaces around '='{shown}: a shell would run a command"),
+                    "spaces around '=': a shell would run a command".into(),
                 )
             } else {
-                (line, format!("expected '='{shown} (KEY=value)"))
+                (line, "expected KEY=value".into())
             });
         }
-        if let Err(e) = EnvName::new(&key) {
+        if let Err(e) = EnvName::new(&token) {
             return Err((line, format!("invalid key: {e}")));
         }
         self.bump();
@@ -483,8 +486,9 @@ mod tests {
             ("A= value\n", 1, "space after '='"),
             ("A = b\n", 1, "spaces around '='"),
             ("1A=b\n", 1, "invalid key"),
-            ("A-B=c\n", 1, "expected '='"),
-            ("just text\n", 1, "expected '='"),
+            ("A-B=c\n", 1, "invalid key: a name may only contain"),
+            ("just text\n", 1, "expected KEY=value"),
+            ("hunter2\n", 1, "expected KEY=value"),
             ("A='open\n", 1, "never closed"),
             ("A=\"open\n", 1, "never closed"),
             ("A='x'y\n", 1, "joined"),

@@ -37,8 +37,8 @@ pub use env_name::{EnvName, InvalidEnvName};
 pub use file_store::{FileStore, FileStoreError};
 pub use location::Location;
 pub use manifest::{
-    Composition, Manifest, ManifestError, Origin, Problem, Requirement, Scope, SecretRef,
-    SecretType, Variable,
+    Composition, Container, Manifest, ManifestError, Origin, Problem, Requirement, Scope,
+    SecretRef, SecretType, Variable,
 };
 pub use render::{Format, RenderError, render};
 pub use resolution::{

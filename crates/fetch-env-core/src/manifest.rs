@@ -36,7 +36,14 @@ pub struct Variable {
     pub sensitive: bool,
     pub origin: Origin,
     pub scope: Scope,
-    pub containers: Vec<String>,
+    pub containers: Vec<Container>,
+}
+
+/// One entry of `containers:`: a docker compose service, and where the manifest names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub name: String,
+    pub location: Location,
 }
 
 /// Whether resolution fails when the variable has no value.
@@ -230,7 +237,7 @@ impl Manifest {
 impl Variable {
     /// `true` when `container` receives this variable.
     pub fn is_for_container(&self, container: &str) -> bool {
-        self.scope == Scope::Containers && self.containers.iter().any(|c| c == container)
+        self.scope == Scope::Containers && self.containers.iter().any(|c| c.name == container)
     }
 }
 
@@ -488,7 +495,13 @@ impl Validator {
                     }
                     seen.push(&c.value);
                 }
-                list.value.iter().map(|c| c.value.clone()).collect()
+                list.value
+                    .iter()
+                    .map(|c| Container {
+                        name: c.value.clone(),
+                        location: self.at(loc_of(c)),
+                    })
+                    .collect()
             }
         };
 

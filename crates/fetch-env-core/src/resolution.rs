@@ -210,6 +210,7 @@ pub fn resolve<'m>(
         bootstrap,
         failures: Vec::new(),
         warnings: Vec::new(),
+        explained: Vec::new(),
     };
 
     let parameters = r.parameters_by_name(response.parameters);
@@ -298,6 +299,7 @@ pub fn resolve<'m>(
         let status = match (&value, required) {
             (Some(_), _) => VariableStatus::Resolved,
             (None, None) => VariableStatus::Unset,
+            (None, Some(_)) if r.explained.contains(&variable.name) => VariableStatus::Missing,
             (None, Some(when)) => {
                 let looked = r.looked(variable, options);
                 r.failures.push(match (unset_inputs.get(name), when) {
@@ -415,6 +417,8 @@ fn namespace(options: &ResolveOptions) -> Result<&str, ResolveError> {
     let valid = !trimmed.is_empty()
         && trimmed.split('/').all(|part| {
             !part.is_empty()
+                && part != "."
+                && part != ".."
                 && part
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -433,6 +437,8 @@ struct Resolver<'a> {
     bootstrap: &'a Bootstrap,
     failures: Vec<Failure>,
     warnings: Vec<String>,
+    /// Variables whose absence is already explained by a recorded failure.
+    explained: Vec<EnvName>,
 }
 
 /// A secret read for `arn_from`: its whole text, and its keys when a `type: json` variable needs
@@ -619,7 +625,25 @@ impl Resolver<'_> {
         secrets: &HashMap<String, Option<ReadSecret>>,
     ) -> Option<(SecretValue, Source)> {
         let (id, _) = self.bootstrap.get(secret.arn_from.as_str())?;
-        let id = id.expose();
+        if id.is_empty() {
+            return None;
+        }
+        let found = self.secret_key(variable, id.expose(), secret, secrets);
+        if found.is_none() {
+            // Every way to get here has recorded its own failure; a second "required but
+            // missing" for the same cause would only add noise.
+            self.explained.push(variable.name.clone());
+        }
+        found
+    }
+
+    fn secret_key(
+        &mut self,
+        variable: &Variable,
+        id: &str,
+        secret: &crate::manifest::SecretRef,
+        secrets: &HashMap<String, Option<ReadSecret>>,
+    ) -> Option<(SecretValue, Source)> {
         let read = secrets.get(id)?.as_ref()?;
         let key = match &secret.kind {
             SecretType::String => None,

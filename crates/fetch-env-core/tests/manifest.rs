@@ -31,7 +31,11 @@ fn the_seed_manifest_is_valid_and_modelled() {
     let password = m.variable("DATABASE_PASSWORD").unwrap();
     assert!(password.sensitive);
     assert_eq!(password.requirement, Requirement::Required);
-    assert_eq!(password.containers, vec!["telapi".to_owned()]);
+    assert_eq!(password.containers[0].name, "telapi");
+    assert_eq!(
+        password.containers[0].location.to_string(),
+        format!("{}:31:18", m.path)
+    );
     match &password.origin {
         Origin::Secret(s) => {
             assert_eq!(s.arn_from.as_str(), "DB_MASTER_SECRET_ARN");

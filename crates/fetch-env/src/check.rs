@@ -4,13 +4,16 @@
 use fetch_env_core::{ComposeFile, Origin, Requirement, Scope};
 
 use crate::cli::{CheckArgs, Global};
-use crate::context::{Inputs, require_success};
+use crate::context::Inputs;
 use crate::exit::{Exit, Failure, eprintln_line};
 
 pub fn check(global: &Global, args: &CheckArgs) -> Result<Exit, Failure> {
     let inputs = Inputs::load(global)?;
     let manifest = &inputs.manifest;
     let mut errors: Vec<String> = Vec::new();
+    // Required values missing from the bootstrap file: a resolution failure (exit 1), not an
+    // invalid file.
+    let mut missing: Vec<String> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
 
     for variable in manifest.variables() {
@@ -31,7 +34,7 @@ pub fn check(global: &Global, args: &CheckArgs) -> Result<Exit, Failure> {
                 .get(variable.name.as_str())
                 .is_none_or(|(v, _)| v.is_empty())
         {
-            errors.push(format!(
+            missing.push(format!(
                 "{}: {} is required and `source: local`, but {} does not set it",
                 variable.location,
                 variable.name,
@@ -44,13 +47,14 @@ pub fn check(global: &Global, args: &CheckArgs) -> Result<Exit, Failure> {
         let compose = ComposeFile::read(path).map_err(Failure::usage)?;
         for variable in manifest.variables() {
             for container in &variable.containers {
-                if compose.service(container).is_none() {
+                if compose.service(&container.name).is_none() {
                     let services: Vec<&str> =
                         compose.services.iter().map(|s| s.name.as_str()).collect();
                     errors.push(format!(
-                        "{}: {} is declared for container `{container}`, which is not a service of {} (services: {})",
-                        variable.location,
+                        "{}: {} is declared for container `{}`, which is not a service of {} (services: {})",
+                        container.location,
                         variable.name,
+                        container.name,
                         compose.path,
                         services.join(", ")
                     ));
@@ -77,27 +81,29 @@ pub fn check(global: &Global, args: &CheckArgs) -> Result<Exit, Failure> {
         }
     }
 
-    if args.remote {
+    let resolution_failures = if args.remote {
         let store = inputs.store(global)?;
         let resolution = inputs.resolve(global, store.as_ref())?;
         warnings.extend(resolution.warnings.iter().cloned());
-        for warning in &warnings {
-            eprintln_line(&format!("warning: {warning}"));
-        }
-        for error in &errors {
-            eprintln_line(&format!("error: {error}"));
-        }
-        require_success(&resolution)?;
+        resolution
+            .failures
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     } else {
-        for warning in &warnings {
-            eprintln_line(&format!("warning: {warning}"));
-        }
-        for error in &errors {
-            eprintln_line(&format!("error: {error}"));
-        }
+        Vec::new()
+    };
+    for warning in &warnings {
+        eprintln_line(&format!("warning: {warning}"));
+    }
+    for error in errors.iter().chain(&missing).chain(&resolution_failures) {
+        eprintln_line(&format!("error: {error}"));
     }
     if !errors.is_empty() {
         return Ok(Exit::Usage);
+    }
+    if !missing.is_empty() || !resolution_failures.is_empty() {
+        return Ok(Exit::ResolutionFailed);
     }
     println!(
         "ok: {} ({} variables, service {})",

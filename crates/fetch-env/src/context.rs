@@ -125,6 +125,13 @@ impl Inputs {
             fetch_env_core::ResolveError::Store(fetch_env_core::StoreError::Unavailable(m)) => {
                 Failure::new(Exit::Backend, m)
             }
+            fetch_env_core::ResolveError::InvalidNamespace(_) => {
+                let origin = self
+                    .lookup("NAMESPACE", global.namespace.as_deref())
+                    .map(|s| s.origin.to_string())
+                    .unwrap_or_default();
+                Failure::usage(format!("{e} (from {origin})"))
+            }
             other => Failure::usage(other),
         })
     }
@@ -155,7 +162,7 @@ pub fn check_container(inputs: &Inputs, container: &str) -> Result<(), Failure> 
         .manifest
         .variables()
         .iter()
-        .flat_map(|v| v.containers.iter().map(String::as_str))
+        .flat_map(|v| v.containers.iter().map(|c| c.name.as_str()))
         .collect();
     known.sort_unstable();
     known.dedup();

@@ -20,8 +20,6 @@ pub fn explain(global: &Global, args: &ExplainArgs) -> Result<Exit, Failure> {
     }
     let store = inputs.store(global)?;
     let resolution = inputs.resolve(global, store.as_ref())?;
-    let table = table(&resolution, args.container.as_deref());
-    let mut stdout = std::io::stdout().lock();
     let header = format!(
         "manifest {} (service {}), store {}{}\n\n",
         inputs.manifest.path,
@@ -33,11 +31,19 @@ pub fn explain(global: &Global, args: &ExplainArgs) -> Result<Exit, Failure> {
             .map(|ns| format!(", namespace {ns}"))
             .unwrap_or_default()
     );
-    let _ = stdout.write_all(header.as_bytes());
-    let _ = stdout.write_all(table.as_bytes());
-    let _ = stdout.flush();
+    let report = header + &table(&resolution, args.container.as_deref());
     for warning in &resolution.warnings {
         eprintln_line(&format!("warning: {warning}"));
+    }
+    if resolution.succeeded() {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(report.as_bytes());
+        let _ = stdout.flush();
+    } else {
+        // Nothing reaches stdout from a failed resolution; the table (which masks every
+        // secret) still shows the operator which rows are MISSING.
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(report.as_bytes());
     }
     require_success(&resolution)?;
     Ok(Exit::Success)
@@ -59,7 +65,14 @@ fn table(resolution: &Resolution<'_>, container: Option<&str>) -> String {
         let containers = match variable.scope {
             Scope::Init => "(init)".to_owned(),
             Scope::Containers if variable.containers.is_empty() => "-".to_owned(),
-            Scope::Containers => variable.containers.join(","),
+            Scope::Containers => {
+                let names: Vec<&str> = variable
+                    .containers
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                names.join(",")
+            }
         };
         let source = match (&resolved.source, &variable.origin) {
             (Some(source), _) => source.to_string(),
