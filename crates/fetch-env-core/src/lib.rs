@@ -37,7 +37,7 @@ pub use env_name::{EnvName, InvalidEnvName};
 pub use file_store::{FileStore, FileStoreError};
 pub use location::Location;
 pub use manifest::{
-    Composition, Container, Manifest, ManifestError, Origin, Problem, Requirement, Scope,
+    Composition, Container, Lookup, Manifest, ManifestError, Origin, Problem, Requirement, Scope,
     SecretRef, SecretType, Variable,
 };
 pub use render::{Format, RenderError, render};

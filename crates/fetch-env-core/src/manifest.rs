@@ -12,7 +12,7 @@ use serde_saphyr::Spanned;
 
 use crate::env_name::EnvName;
 use crate::location::Location;
-use crate::raw_manifest::{RawCompose, RawManifest, RawSecret, RawVariable};
+use crate::raw_manifest::{RawCompose, RawLookup, RawManifest, RawSecret, RawVariable};
 use crate::template::Template;
 use crate::yaml::{self, YamlProblem, did_you_mean};
 
@@ -21,8 +21,20 @@ use crate::yaml::{self, YamlProblem, did_you_mean};
 pub struct Manifest {
     pub path: Arc<str>,
     pub service: String,
+    /// `lookup:`: how this service's remote values are best found.
+    pub lookup: Lookup,
     variables: Vec<Variable>,
     index: HashMap<EnvName, usize>,
+}
+
+/// `lookup:` of a manifest: the service's own choice of lookup modes, which the command line,
+/// the environment and the bootstrap file override.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lookup {
+    /// `ssm: by-name` (`Some(true)`) or `ssm: by-path` (`Some(false)`).
+    pub ssm_by_name: Option<bool>,
+    /// `secrets: bundle` (`Some(true)`) or `secrets: prefix` (`Some(false)`).
+    pub canonical_bundle_only: Option<bool>,
 }
 
 /// One declared variable.
@@ -359,14 +371,40 @@ impl Validator {
         for (i, v) in variables.iter().enumerate() {
             index.entry(v.name.clone()).or_insert(i);
         }
+        let lookup = raw.lookup.map(|l| self.lookup(l)).unwrap_or_default();
         let manifest = Manifest {
             path: Arc::clone(&self.path),
             service,
+            lookup,
             variables,
             index,
         };
         self.check_cycles(&manifest);
         manifest
+    }
+
+    fn lookup(&mut self, raw: Spanned<RawLookup>) -> Lookup {
+        let raw = raw.value;
+        self.absorb(raw.problems);
+        let mut choice = |field: Option<Spanned<String>>, what: &str, no: &str, yes: &str| {
+            let field = field?;
+            match field.value.as_str() {
+                v if v == no => Some(false),
+                v if v == yes => Some(true),
+                other => {
+                    let message = format!(
+                        "unknown {what} `{}` (expected `{no}` or `{yes}`)",
+                        crate::sanitize::sanitize(other)
+                    );
+                    self.problem(loc_of(&field), message);
+                    None
+                }
+            }
+        };
+        Lookup {
+            ssm_by_name: choice(raw.ssm, "SSM lookup", "by-path", "by-name"),
+            canonical_bundle_only: choice(raw.secrets, "secrets lookup", "prefix", "bundle"),
+        }
     }
 
     fn variable(&mut self, raw: &Spanned<RawVariable>, context: &Context<'_>) -> Option<Variable> {

@@ -9,7 +9,8 @@ use serde_saphyr::Spanned;
 
 use crate::yaml::{KeyTracker, YamlProblem, skip_value};
 
-pub(crate) const MANIFEST_FIELDS: &[&str] = &["service", "variables"];
+pub(crate) const MANIFEST_FIELDS: &[&str] = &["service", "lookup", "variables"];
+pub(crate) const LOOKUP_FIELDS: &[&str] = &["ssm", "secrets"];
 pub(crate) const VARIABLE_FIELDS: &[&str] = &[
     "name",
     "description",
@@ -30,7 +31,15 @@ pub(crate) const COMPOSE_FIELDS: &[&str] = &["template", "encode"];
 #[derive(Default)]
 pub(crate) struct RawManifest {
     pub service: Option<Spanned<String>>,
+    pub lookup: Option<Spanned<RawLookup>>,
     pub variables: Option<Spanned<Vec<Spanned<RawVariable>>>>,
+    pub problems: Vec<YamlProblem>,
+}
+
+#[derive(Default)]
+pub(crate) struct RawLookup {
+    pub ssm: Option<Spanned<String>>,
+    pub secrets: Option<Spanned<String>>,
     pub problems: Vec<YamlProblem>,
 }
 
@@ -97,7 +106,26 @@ mapping!(
         while let Some(key) = map.next_key::<Spanned<String>>()? {
             match keys.accept(&key) {
                 Some("service") => out.service = Some(map.next_value()?),
+            Some("lookup") => out.lookup = Some(map.next_value()?),
                 Some("variables") => out.variables = Some(map.next_value()?),
+                _ => skip_value(&mut map)?,
+            }
+        }
+        out.problems = keys.problems;
+        Ok(out)
+    }
+);
+
+mapping!(
+    RawLookup,
+    "a `lookup` mapping (`ssm`, `secrets`)",
+    |mut map: A| {
+        let mut keys = KeyTracker::new("`lookup`", LOOKUP_FIELDS);
+        let mut out = RawLookup::default();
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            match keys.accept(&key) {
+                Some("ssm") => out.ssm = Some(map.next_value()?),
+                Some("secrets") => out.secrets = Some(map.next_value()?),
                 _ => skip_value(&mut map)?,
             }
         }

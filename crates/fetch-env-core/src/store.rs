@@ -99,4 +99,10 @@ pub trait Store: fmt::Debug {
 
     /// A short description for `explain` (`file:examples/api/store.yaml`, `aws:eu-central-1`).
     fn describe(&self) -> String;
+
+    /// What the last fetch cost, one line each (requests per API operation, time per phase),
+    /// for `explain` and `--verbose`. Never holds a value.
+    fn statistics(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -57,6 +57,42 @@ pub struct Global {
     /// ListSecrets permission needed). Also FETCH_ENV_SECRETS_LOOKUP.
     #[arg(long, global = true, value_name = "MODE")]
     pub secrets_lookup: Option<String>,
+
+    /// AWS: attempts per request, the first included (default 4). Also
+    /// FETCH_ENV_AWS_MAX_ATTEMPTS.
+    #[arg(long, global = true, value_name = "N")]
+    pub aws_max_attempts: Option<String>,
+
+    /// AWS: seconds to wait for a TCP connection (default 2). Also
+    /// FETCH_ENV_AWS_CONNECT_TIMEOUT.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub aws_connect_timeout: Option<String>,
+
+    /// AWS: seconds one attempt may take (default 5). Also FETCH_ENV_AWS_ATTEMPT_TIMEOUT.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub aws_attempt_timeout: Option<String>,
+
+    /// AWS: seconds one request may take, every retry included (default 15). Also
+    /// FETCH_ENV_AWS_OPERATION_TIMEOUT.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub aws_operation_timeout: Option<String>,
+
+    /// Report on stderr the requests made per API operation and the time per phase.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+}
+
+impl Global {
+    /// The command-line value of an AWS setting, by its environment name.
+    pub fn aws_override(&self, key: &str) -> Option<String> {
+        match key {
+            "FETCH_ENV_AWS_MAX_ATTEMPTS" => self.aws_max_attempts.clone(),
+            "FETCH_ENV_AWS_CONNECT_TIMEOUT" => self.aws_connect_timeout.clone(),
+            "FETCH_ENV_AWS_ATTEMPT_TIMEOUT" => self.aws_attempt_timeout.clone(),
+            "FETCH_ENV_AWS_OPERATION_TIMEOUT" => self.aws_operation_timeout.clone(),
+            _ => None,
+        }
+    }
 }
 
 /// Options of the default command (printing the environment).

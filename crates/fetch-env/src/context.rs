@@ -8,6 +8,8 @@ use fetch_env_core::{
     resolve,
 };
 
+use fetch_env_aws::{AwsSettings, AwsStore};
+
 use crate::cli::Global;
 use crate::exit::{Exit, Failure};
 
@@ -47,17 +49,20 @@ impl Inputs {
 
     /// The lookup options of this invocation.
     pub fn options(&self, global: &Global) -> Result<ResolveOptions, Failure> {
+        let lookup = &self.manifest.lookup;
         let parameters_by_name = self.choice(
             "FETCH_ENV_SSM_LOOKUP",
             global.ssm_lookup.as_deref(),
             "SSM lookup",
             &[("by-path", false), ("by-name", true)],
+            lookup.ssm_by_name,
         )?;
         let canonical_bundle_only = self.choice(
             "FETCH_ENV_SECRETS_LOOKUP",
             global.secrets_lookup.as_deref(),
             "secrets lookup",
             &[("prefix", false), ("bundle", true)],
+            lookup.canonical_bundle_only,
         )?;
         Ok(ResolveOptions {
             namespace: self
@@ -68,16 +73,18 @@ impl Inputs {
         })
     }
 
-    /// A setting with a fixed set of values; the first is the default.
+    /// A setting with a fixed set of values: flag, environment, bootstrap file, then the
+    /// manifest's own choice, then the first choice (the documented default).
     fn choice(
         &self,
         key: &str,
         flag: Option<&str>,
         what: &str,
         choices: &[(&str, bool)],
+        manifest: Option<bool>,
     ) -> Result<bool, Failure> {
         let Some(setting) = self.lookup(key, flag) else {
-            return Ok(choices[0].1);
+            return Ok(manifest.unwrap_or(choices[0].1));
         };
         match choices.iter().find(|(name, _)| *name == setting.value) {
             Some((_, value)) => Ok(*value),
@@ -104,9 +111,15 @@ impl Inputs {
             return Ok(Box::new(store));
         }
         if spec == "aws" {
-            return Err(Failure::usage(
-                "the `aws` store is not available in this build; use --store file:PATH",
-            ));
+            let environment = |key: &str| std::env::var(key).ok();
+            let overrides = |key: &str| global.aws_override(key);
+            let settings = AwsSettings::load(&environment, &self.bootstrap, &overrides)
+                .map_err(Failure::usage)?;
+            let store = AwsStore::new(&settings).map_err(|e| match e {
+                fetch_env_core::StoreError::Invalid(m) => Failure::usage(m),
+                fetch_env_core::StoreError::Unavailable(m) => Failure::new(Exit::Backend, m),
+            })?;
+            return Ok(Box::new(store));
         }
         Err(Failure::usage(format!(
             "unknown store `{}` (expected `aws` or `file:PATH`)",
@@ -150,7 +163,11 @@ pub fn with_resolved<T>(
         check_container(&inputs, container)?;
     }
     let store = inputs.store(global)?;
-    let resolution = inputs.resolve(global, store.as_ref())?;
+    let resolution = inputs.resolve(global, store.as_ref());
+    if global.verbose {
+        report_statistics(store.as_ref());
+    }
+    let resolution = resolution?;
     require_success(&resolution)?;
     then(&inputs, &resolution)
 }
@@ -179,6 +196,13 @@ pub fn check_container(inputs: &Inputs, container: &str) -> Result<(), Failure> 
             known.join(", ")
         }
     )))
+}
+
+/// What the store's last fetch cost, on stderr (`--verbose`).
+pub fn report_statistics(store: &dyn Store) {
+    for line in store.statistics() {
+        crate::exit::eprintln_line(&format!("fetch-env: {line}"));
+    }
 }
 
 /// Turns the failures of a resolution into one failure with exit code 1.

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use fetch_env_core::{Origin, Resolution, Scope, VariableStatus, sanitize};
 
 use crate::cli::{ExplainArgs, Global};
-use crate::context::{Inputs, check_container, require_success};
+use crate::context::{Inputs, check_container, report_statistics, require_success};
 use crate::exit::{Exit, Failure, eprintln_line};
 
 const MASK: &str = "********";
@@ -19,7 +19,11 @@ pub fn explain(global: &Global, args: &ExplainArgs) -> Result<Exit, Failure> {
         check_container(&inputs, container)?;
     }
     let store = inputs.store(global)?;
-    let resolution = inputs.resolve(global, store.as_ref())?;
+    let resolution = inputs.resolve(global, store.as_ref());
+    if global.verbose {
+        report_statistics(store.as_ref());
+    }
+    let resolution = resolution?;
     let header = format!(
         "manifest {} (service {}), store {}{}\n\n",
         inputs.manifest.path,
@@ -31,7 +35,14 @@ pub fn explain(global: &Global, args: &ExplainArgs) -> Result<Exit, Failure> {
             .map(|ns| format!(", namespace {ns}"))
             .unwrap_or_default()
     );
-    let report = header + &table(&resolution, args.container.as_deref());
+    let mut report = header + &table(&resolution, args.container.as_deref());
+    let statistics = store.statistics();
+    if !statistics.is_empty() {
+        report.push_str("\nrequests and timings:\n");
+        for line in statistics {
+            report.push_str(&format!("  {line}\n"));
+        }
+    }
     for warning in &resolution.warnings {
         eprintln_line(&format!("warning: {warning}"));
     }

@@ -1,6 +1,9 @@
 //! Shared by the integration tests: the built binary and the shipped examples.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+pub mod moto;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

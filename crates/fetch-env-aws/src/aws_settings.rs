@@ -1,0 +1,170 @@
+//! Everything the AWS store needs to know before its first request: region, endpoint,
+//! credentials, proxies, retries and timeouts. Each comes from the process environment first,
+//! then from the bootstrap file (cloud-init puts `AWS_REGION`, proxies and sometimes keys there).
+
+use std::time::Duration;
+
+use fetch_env_core::{Bootstrap, SecretValue};
+
+/// Access keys found in the bootstrap file (keys in the process environment are left to the
+/// SDK's default chain, which reads them first).
+#[derive(Debug, Clone)]
+pub struct StaticCredentials {
+    pub access_key_id: SecretValue,
+    pub secret_access_key: SecretValue,
+    pub session_token: Option<SecretValue>,
+}
+
+/// The AWS store's settings.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub credentials: Option<StaticCredentials>,
+    pub http_proxy: Option<String>,
+    pub https_proxy: Option<String>,
+    pub no_proxy: Option<String>,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    pub connect_timeout: Duration,
+    /// One attempt, from sending the request to the end of the response.
+    pub attempt_timeout: Duration,
+    /// One request, all attempts and backoff included.
+    pub operation_timeout: Duration,
+}
+
+/// A setting that cannot be used as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AwsSettingsError(pub String);
+
+impl AwsSettings {
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+    pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
+
+    /// Reads the settings from `environment` (the process environment), then `bootstrap`.
+    /// `overrides` holds command-line values for the retry and timeout settings, by their
+    /// environment name.
+    pub fn load(
+        environment: &dyn Fn(&str) -> Option<String>,
+        bootstrap: &Bootstrap,
+        overrides: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, AwsSettingsError> {
+        let lookup = |keys: &[&str]| -> Option<String> {
+            keys.iter()
+                .find_map(|k| overrides(k))
+                .or_else(|| keys.iter().find_map(|k| environment(k)))
+                .or_else(|| {
+                    keys.iter()
+                        .find_map(|k| bootstrap.get(k).map(|(v, _)| v.expose().to_owned()))
+                })
+                .filter(|v| !v.is_empty())
+        };
+        let credentials = if environment("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty()) {
+            None
+        } else {
+            let secret = |k: &str| bootstrap.get(k).map(|(v, _)| v.clone()).filter(|v| !v.is_empty());
+            match (secret("AWS_ACCESS_KEY_ID"), secret("AWS_SECRET_ACCESS_KEY")) {
+                (Some(access_key_id), Some(secret_access_key)) => Some(StaticCredentials {
+                    access_key_id,
+                    secret_access_key,
+                    session_token: secret("AWS_SESSION_TOKEN"),
+                }),
+                (None, None) => None,
+                _ => {
+                    return Err(AwsSettingsError(format!(
+                        "{} sets only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                        bootstrap.path()
+                    )));
+                }
+            }
+        };
+        let number = |key: &str| -> Result<Option<f64>, AwsSettingsError> {
+            match lookup(&[key]) {
+                None => Ok(None),
+                Some(text) => match text.parse::<f64>() {
+                    Ok(n) if n > 0.0 && n.is_finite() => Ok(Some(n)),
+                    _ => Err(AwsSettingsError(format!(
+                        "{key} must be a positive number, not `{}`",
+                        fetch_env_core::sanitize(&text)
+                    ))),
+                },
+            }
+        };
+        let seconds = |key: &str, default: Duration| -> Result<Duration, AwsSettingsError> {
+            Ok(number(key)?.map_or(default, Duration::from_secs_f64))
+        };
+        let max_attempts = match number("FETCH_ENV_AWS_MAX_ATTEMPTS")? {
+            None => Self::DEFAULT_MAX_ATTEMPTS,
+            Some(n) if n.fract() == 0.0 && n <= 20.0 => n as u32,
+            Some(_) => {
+                return Err(AwsSettingsError(
+                    "FETCH_ENV_AWS_MAX_ATTEMPTS must be a whole number from 1 to 20".into(),
+                ));
+            }
+        };
+        Ok(Self {
+            region: lookup(&["AWS_REGION", "AWS_DEFAULT_REGION"]),
+            endpoint_url: lookup(&["AWS_ENDPOINT_URL"]),
+            credentials,
+            http_proxy: lookup(&["HTTP_PROXY", "http_proxy"]),
+            https_proxy: lookup(&["HTTPS_PROXY", "https_proxy"]),
+            no_proxy: lookup(&["NO_PROXY", "no_proxy"]),
+            max_attempts,
+            connect_timeout: seconds("FETCH_ENV_AWS_CONNECT_TIMEOUT", Self::DEFAULT_CONNECT_TIMEOUT)?,
+            attempt_timeout: seconds("FETCH_ENV_AWS_ATTEMPT_TIMEOUT", Self::DEFAULT_ATTEMPT_TIMEOUT)?,
+            operation_timeout: seconds(
+                "FETCH_ENV_AWS_OPERATION_TIMEOUT",
+                Self::DEFAULT_OPERATION_TIMEOUT,
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn bootstrap(text: &str) -> Bootstrap {
+        Bootstrap::parse(Arc::from("b.env"), text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn environment_first_then_bootstrap() {
+        let b = bootstrap(
+            "AWS_REGION=eu-central-1\nHTTPS_PROXY=http://squid:3128\nAWS_ACCESS_KEY_ID=AKIA\nAWS_SECRET_ACCESS_KEY=s\nFETCH_ENV_AWS_MAX_ATTEMPTS=7\n",
+        );
+        let env = |k: &str| (k == "AWS_REGION").then(|| "us-east-1".to_owned());
+        let none = |_: &str| None;
+        let s = AwsSettings::load(&env, &b, &none).unwrap();
+        assert_eq!(s.region.as_deref(), Some("us-east-1"));
+        assert_eq!(s.https_proxy.as_deref(), Some("http://squid:3128"));
+        assert_eq!(s.credentials.unwrap().access_key_id.expose(), "AKIA");
+        assert_eq!(s.max_attempts, 7);
+        assert_eq!(s.connect_timeout, AwsSettings::DEFAULT_CONNECT_TIMEOUT);
+        let flag = |k: &str| (k == "FETCH_ENV_AWS_MAX_ATTEMPTS").then(|| "2".to_owned());
+        assert_eq!(AwsSettings::load(&env, &b, &flag).unwrap().max_attempts, 2);
+    }
+
+    #[test]
+    fn keys_in_the_environment_leave_credentials_to_the_sdk_chain() {
+        let b = bootstrap("AWS_ACCESS_KEY_ID=AKIA\nAWS_SECRET_ACCESS_KEY=s\n");
+        let env = |k: &str| (k == "AWS_ACCESS_KEY_ID").then(|| "ENV".to_owned());
+        let none = |_: &str| None;
+        assert!(AwsSettings::load(&env, &b, &none).unwrap().credentials.is_none());
+    }
+
+    #[test]
+    fn half_a_key_pair_and_bad_numbers_are_errors() {
+        let none = |_: &str| None;
+        let err = AwsSettings::load(&none, &bootstrap("AWS_ACCESS_KEY_ID=AKIA\n"), &none).unwrap_err();
+        assert!(err.0.contains("only one of"), "{err}");
+        let err = AwsSettings::load(&none, &bootstrap("FETCH_ENV_AWS_CONNECT_TIMEOUT=soon\n"), &none)
+            .unwrap_err();
+        assert_eq!(err.0, "FETCH_ENV_AWS_CONNECT_TIMEOUT must be a positive number, not `soon`");
+    }
+}

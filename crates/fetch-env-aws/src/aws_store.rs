@@ -1,0 +1,457 @@
+//! [`AwsStore`]: one [`StoreRequest`] answered with the fewest, most concurrent requests.
+//!
+//! - SSM by path: `GetParametersByPath` pages, one after another (each needs the previous
+//!   page's token). By names: `GetParameters`, ten names a call, all calls at once.
+//! - Bundles by prefix: `BatchGetSecretValue` with a name filter (names and values together);
+//!   where that call is refused, `ListSecrets` then one `GetSecretValue` per secret. The
+//!   canonical bundle: one `GetSecretValue`, a missing bundle being empty.
+//! - `arn_from` secrets: one `GetSecretValue` per distinct id, all at once.
+//!
+//! The three run concurrently on one thread; nothing is requested twice.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::imds;
+use aws_config::provider_config::ProviderConfig;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector};
+use aws_types::region::Region;
+use futures_util::future::try_join_all;
+use fetch_env_core::{
+    BundleQuery, FetchedSecret, Parameter, ParameterQuery, SecretFetchError, SecretPayload,
+    SecretValue, Store, StoreError, StoreRequest, StoreResponse,
+};
+
+use crate::aws_settings::AwsSettings;
+use crate::call_counter::CallCounter;
+use crate::error_translation::{is_not_found, is_refused, translate};
+
+/// SSM and Secrets Manager through the AWS SDK.
+pub struct AwsStore {
+    runtime: tokio::runtime::Runtime,
+    ssm: aws_sdk_ssm::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    credentials: SharedCredentialsProvider,
+    region: String,
+    endpoint: Option<String>,
+    counter: CallCounter,
+    phases: Mutex<Vec<(&'static str, Duration)>>,
+}
+
+impl fmt::Debug for AwsStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsStore")
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long the credential chain may take before fetch-env gives up: off EC2 the instance
+/// metadata service never answers, and a boot must not hang on it.
+const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl AwsStore {
+    /// Builds the clients. Nothing is sent until [`Store::fetch`].
+    pub fn new(settings: &AwsSettings) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the I/O runtime: {e}")))?;
+        let region = settings.region.clone().ok_or_else(|| {
+            StoreError::Invalid(
+                "AWS_REGION is not set: put AWS_REGION=… in the environment or the bootstrap file"
+                    .into(),
+            )
+        })?;
+        let proxy = proxy_config(settings)?;
+        let http_client = HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
+            let mut builder = Connector::builder();
+            builder.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                builder.set_sleep_impl(components.sleep_impl());
+            }
+            builder
+                .proxy_config(proxy.clone())
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .build()
+        });
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.attempt_timeout)
+            .operation_attempt_timeout(settings.attempt_timeout)
+            .operation_timeout(settings.operation_timeout)
+            .build();
+        let credentials = match &settings.credentials {
+            Some(keys) => SharedCredentialsProvider::new(Credentials::new(
+                keys.access_key_id.expose(),
+                keys.secret_access_key.expose(),
+                keys.session_token.as_ref().map(|t| t.expose().to_owned()),
+                None,
+                "bootstrap file",
+            )),
+            None => {
+                // The default chain (environment, profile, web identity, ECS, IMDSv2), with an
+                // instance metadata client that gives up quickly off EC2.
+                let provider_config = ProviderConfig::default()
+                    .with_http_client(http_client.clone())
+                    .with_region(Some(Region::new(region.clone())));
+                let imds = imds::Client::builder()
+                    .configure(&provider_config)
+                    .connect_timeout(Duration::from_millis(500))
+                    .read_timeout(Duration::from_millis(1000))
+                    .max_attempts(1)
+                    .build();
+                let chain = runtime.block_on(
+                    DefaultCredentialsChain::builder()
+                        .configure(provider_config)
+                        .imds_client(imds)
+                        .build(),
+                );
+                SharedCredentialsProvider::new(chain)
+            }
+        };
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .http_client(http_client)
+            .credentials_provider(credentials.clone())
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts)
+                    .with_initial_backoff(Duration::from_millis(100))
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
+            .timeout_config(timeouts);
+        if let Some(endpoint) = &settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = runtime.block_on(loader.load());
+        let counter = CallCounter::default();
+        let ssm = aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&config)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let secrets = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&config)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        Ok(Self {
+            runtime,
+            ssm,
+            secrets,
+            credentials,
+            region,
+            endpoint: settings.endpoint_url.clone(),
+            counter,
+            phases: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Resolves credentials once, before any request, so that a host without any fails fast
+    /// with one clear message instead of one per request.
+    async fn check_credentials(&self) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let result =
+            tokio::time::timeout(CREDENTIALS_TIMEOUT, self.credentials.provide_credentials()).await;
+        self.record("credentials", started);
+        let hint = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment or the bootstrap file, set AWS_PROFILE, or run on an instance with a role";
+        match result {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Unavailable(format!(
+                "no AWS credentials could be loaded ({}); {hint}",
+                fetch_env_core::sanitize(&e.to_string())
+            ))),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no AWS credentials within {} s (the instance metadata service did not answer); {hint}",
+                CREDENTIALS_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    fn record(&self, phase: &'static str, started: Instant) {
+        if let Ok(mut phases) = self.phases.lock() {
+            phases.push((phase, started.elapsed()));
+        }
+    }
+
+    async fn parameters(&self, query: &ParameterQuery) -> Result<Vec<Parameter>, StoreError> {
+        let started = Instant::now();
+        let result = match query {
+            ParameterQuery::None => Ok(Vec::new()),
+            ParameterQuery::ByPath { path } => self.parameters_by_path(path).await,
+            ParameterQuery::ByNames { path, names } => self.parameters_by_names(path, names).await,
+        };
+        self.record("ssm", started);
+        result
+    }
+
+    async fn parameters_by_path(&self, path: &str) -> Result<Vec<Parameter>, StoreError> {
+        // SSM authorizes GetParametersByPath against the path without its trailing slash.
+        let request_path = path.trim_end_matches('/');
+        let mut parameters = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .ssm
+                .get_parameters_by_path()
+                .path(request_path)
+                .recursive(true)
+                .with_decryption(true)
+                .max_results(10)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| translate(&e, "ssm:GetParametersByPath", request_path))?;
+            parameters.extend(page.parameters().iter().filter_map(parameter));
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(parameters)
+    }
+
+    async fn parameters_by_names(
+        &self,
+        path: &str,
+        names: &[String],
+    ) -> Result<Vec<Parameter>, StoreError> {
+        let calls = names.chunks(10).map(|chunk| async move {
+            let full: Vec<String> = chunk.iter().map(|n| format!("{path}{n}")).collect();
+            let answer = self
+                .ssm
+                .get_parameters()
+                .set_names(Some(full))
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| translate(&e, "ssm:GetParameters", &format!("{path}*")))?;
+            // Names SSM does not know come back in `InvalidParameters`: simply absent.
+            Ok::<_, StoreError>(answer.parameters().iter().filter_map(parameter).collect::<Vec<_>>())
+        });
+        Ok(try_join_all(calls).await?.into_iter().flatten().collect())
+    }
+
+    async fn bundles(&self, query: &BundleQuery) -> Result<Vec<FetchedSecret>, StoreError> {
+        let started = Instant::now();
+        let result = match query {
+            BundleQuery::None => Ok(Vec::new()),
+            BundleQuery::Named { name } => match self.secret_by_id(name).await? {
+                Ok(secret) => Ok(vec![secret]),
+                Err(SecretFetchError::NotFound) => Ok(Vec::new()),
+            },
+            BundleQuery::Prefix { prefix } => self.bundles_by_prefix(prefix).await,
+        };
+        self.record("secrets manager bundles", started);
+        result
+    }
+
+    async fn bundles_by_prefix(&self, prefix: &str) -> Result<Vec<FetchedSecret>, StoreError> {
+        let filter = Filter::builder()
+            .key(FilterNameStringType::Name)
+            .values(prefix)
+            .build();
+        let mut found = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .secrets
+                .batch_get_secret_value()
+                .filters(filter.clone())
+                .max_results(20)
+                .set_next_token(token.take())
+                .send()
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) if is_refused(&e) && found.is_empty() => {
+                    return self.bundles_by_listing(prefix, &filter).await;
+                }
+                Err(e) => {
+                    return Err(translate(&e, "secretsmanager:BatchGetSecretValue", &format!("{prefix}*")));
+                }
+            };
+            for value in page.secret_values() {
+                let Some(name) = value.name() else { continue };
+                found.push(FetchedSecret {
+                    name: name.to_owned(),
+                    payload: payload(value.secret_string(), value.secret_binary().is_some()),
+                });
+            }
+            if let Some(error) = page.errors().first() {
+                let id = error.secret_id().unwrap_or(prefix);
+                let code = error.error_code().unwrap_or("an unknown error");
+                if code != "ResourceNotFoundException" {
+                    return Err(StoreError::Unavailable(format!(
+                        "secretsmanager:BatchGetSecretValue could not read {}: {code}: {}",
+                        fetch_env_core::sanitize(id),
+                        fetch_env_core::sanitize(error.message().unwrap_or_default())
+                    )));
+                }
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        // The service's name filter is a prefix match that may ignore case; ours does not.
+        found.retain(|s| s.name.starts_with(prefix));
+        Ok(found)
+    }
+
+    async fn bundles_by_listing(
+        &self,
+        prefix: &str,
+        filter: &Filter,
+    ) -> Result<Vec<FetchedSecret>, StoreError> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .secrets
+                .list_secrets()
+                .filters(filter.clone())
+                .max_results(100)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| translate(&e, "secretsmanager:ListSecrets", &format!("{prefix}* (or use --secrets-lookup bundle)")))?;
+            names.extend(
+                page.secret_list()
+                    .iter()
+                    .filter_map(|s| s.name())
+                    .filter(|n| n.starts_with(prefix))
+                    .map(str::to_owned),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        let reads = names.iter().map(|name| self.secret_by_id(name));
+        Ok(try_join_all(reads).await?.into_iter().filter_map(Result::ok).collect())
+    }
+
+    async fn secret_by_id(
+        &self,
+        id: &str,
+    ) -> Result<Result<FetchedSecret, SecretFetchError>, StoreError> {
+        match self.secrets.get_secret_value().secret_id(id).send().await {
+            Ok(answer) => Ok(Ok(FetchedSecret {
+                name: answer.name().unwrap_or(id).to_owned(),
+                payload: payload(answer.secret_string(), answer.secret_binary().is_some()),
+            })),
+            Err(e) if is_not_found(&e) => Ok(Err(SecretFetchError::NotFound)),
+            Err(e) => Err(translate(&e, "secretsmanager:GetSecretValue", id)),
+        }
+    }
+
+    async fn arn_secrets(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, Result<FetchedSecret, SecretFetchError>)>, StoreError> {
+        let started = Instant::now();
+        let reads = ids.iter().map(|id| async move { Ok::<_, StoreError>((id.clone(), self.secret_by_id(id).await?)) });
+        let result = try_join_all(reads).await;
+        self.record("arn_from secrets", started);
+        result
+    }
+}
+
+fn parameter(p: &aws_sdk_ssm::types::Parameter) -> Option<Parameter> {
+    Some(Parameter {
+        path: p.name()?.to_owned(),
+        value: SecretValue::from(p.value().unwrap_or_default()),
+        secure: p.r#type() == Some(&aws_sdk_ssm::types::ParameterType::SecureString),
+    })
+}
+
+fn payload(text: Option<&str>, binary: bool) -> SecretPayload {
+    match text {
+        Some(text) => SecretPayload::Text(SecretValue::from(text)),
+        None if binary => SecretPayload::Binary,
+        None => SecretPayload::Text(SecretValue::from("")),
+    }
+}
+
+/// `HTTPS_PROXY` for an `https://` endpoint (AWS itself), `HTTP_PROXY` for an `http://` one,
+/// with `NO_PROXY` exemptions. Plain-HTTP credential endpoints (instance metadata, ECS) are
+/// proxied only when the endpoint is plain HTTP too, and then `NO_PROXY` should exempt them.
+fn proxy_config(settings: &AwsSettings) -> Result<ProxyConfig, StoreError> {
+    let plain_http = settings
+        .endpoint_url
+        .as_deref()
+        .is_some_and(|e| e.starts_with("http://"));
+    let config = if plain_http {
+        settings.http_proxy.as_deref().map(ProxyConfig::http)
+    } else {
+        settings.https_proxy.as_deref().map(ProxyConfig::https)
+    };
+    match config {
+        None => Ok(ProxyConfig::disabled()),
+        Some(Ok(config)) => Ok(match &settings.no_proxy {
+            Some(rules) => config.no_proxy(rules),
+            None => config,
+        }),
+        Some(Err(e)) => Err(StoreError::Invalid(format!(
+            "the proxy setting is not a URL: {}",
+            fetch_env_core::sanitize(&e.to_string())
+        ))),
+    }
+}
+
+impl Store for AwsStore {
+    fn fetch(&self, request: &StoreRequest) -> Result<StoreResponse, StoreError> {
+        self.runtime.block_on(async {
+            self.check_credentials().await?;
+            let (parameters, bundles, secrets) = tokio::try_join!(
+                self.parameters(&request.parameters),
+                self.bundles(&request.bundles),
+                self.arn_secrets(&request.secrets),
+            )?;
+            Ok(StoreResponse {
+                parameters,
+                bundles,
+                secrets,
+            })
+        })
+    }
+
+    fn describe(&self) -> String {
+        match &self.endpoint {
+            Some(endpoint) => format!("aws:{} via {endpoint}", self.region),
+            None => format!("aws:{}", self.region),
+        }
+    }
+
+    fn statistics(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .counter
+            .snapshot()
+            .into_iter()
+            .map(|(operation, calls, requests)| {
+                format!("{operation}: {calls} calls, {requests} requests")
+            })
+            .collect();
+        if let Ok(phases) = self.phases.lock() {
+            lines.extend(
+                phases
+                    .iter()
+                    .map(|(phase, took)| format!("{phase}: {} ms", took.as_millis())),
+            );
+        }
+        lines
+    }
+}

@@ -1,0 +1,67 @@
+//! Counts what a resolve costs: requests sent per API operation (retries included, so the
+//! count matches what the server sees) and operations started.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Per operation: (operations started, requests sent).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CallCounter {
+    counts: Arc<Mutex<BTreeMap<String, (u32, u32)>>>,
+}
+
+impl CallCounter {
+    fn bump(&self, cfg: &ConfigBag, operations: u32, requests: u32) {
+        let name = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_else(|| "unknown".to_owned());
+        if let Ok(mut counts) = self.counts.lock() {
+            let entry = counts.entry(name).or_default();
+            entry.0 += operations;
+            entry.1 += requests;
+        }
+    }
+
+    /// `(operation, operations, requests)` in name order.
+    pub(crate) fn snapshot(&self) -> Vec<(String, u32, u32)> {
+        self.counts
+            .lock()
+            .map(|counts| counts.iter().map(|(k, (o, r))| (k.clone(), *o, *r)).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "fetch-env call counter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.bump(cfg, 1, 0);
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.bump(cfg, 0, 1);
+        Ok(())
+    }
+}

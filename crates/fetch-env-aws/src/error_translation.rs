@@ -1,0 +1,130 @@
+//! SDK errors, translated for the operator who reads them at 3 a.m.: which action on which
+//! resource, what to grant or check. Server messages are sanitized and never hold a value.
+
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use fetch_env_core::{StoreError, sanitize};
+
+/// Translates `error` from calling `action` (e.g. `ssm:GetParametersByPath`) on `resource`.
+pub(crate) fn translate<E, R>(error: &SdkError<E, R>, action: &str, resource: &str) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let message = match error {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            let code = err.code().unwrap_or("an unknown error");
+            let detail = err.message().map(|m| format!(": {}", sanitize(m))).unwrap_or_default();
+            service_message(code, &detail, action, resource)
+        }
+        SdkError::TimeoutError(_) => format!(
+            "{action} on {resource} timed out (raise FETCH_ENV_AWS_OPERATION_TIMEOUT or check the network path to AWS)"
+        ),
+        SdkError::DispatchFailure(failure) => {
+            let cause = chain(error);
+            if failure.is_timeout() {
+                format!("{action} on {resource}: the connection timed out ({cause})")
+            } else if failure.is_io() {
+                format!(
+                    "{action} on {resource}: cannot reach the endpoint ({cause}); check AWS_ENDPOINT_URL, HTTPS_PROXY and NO_PROXY"
+                )
+            } else if cause.contains("credentials") || cause.contains("identity") {
+                credentials_message(&cause)
+            } else {
+                format!("{action} on {resource}: the request could not be sent ({cause})")
+            }
+        }
+        SdkError::ResponseError(_) => format!(
+            "{action} on {resource}: the answer could not be read ({})",
+            chain(error)
+        ),
+        SdkError::ConstructionFailure(_) => {
+            let cause = chain(error);
+            if cause.contains("credentials") || cause.contains("identity") {
+                credentials_message(&cause)
+            } else {
+                format!("{action} on {resource}: the request could not be built ({cause})")
+            }
+        }
+        _ => format!("{action} on {resource} failed ({})", chain(error)),
+    };
+    StoreError::Unavailable(message)
+}
+
+fn service_message(code: &str, detail: &str, action: &str, resource: &str) -> String {
+    let lower = detail.to_ascii_lowercase();
+    match code {
+        "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation"
+            if lower.contains("kms") =>
+        {
+            format!(
+                "access denied: KMS would not decrypt for {action} on {resource}; grant kms:Decrypt on the key that encrypts it{detail}"
+            )
+        }
+        "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => format!(
+            "access denied: the credentials may not call {action} on {resource}; grant it to the host's role{detail}"
+        ),
+        "DecryptionFailure" | "KMSAccessDeniedException" | "KMSDisabledException"
+        | "KMSInvalidStateException" | "KMSNotFoundException" | "InvalidKeyId" => format!(
+            "KMS could not decrypt for {action} on {resource} ({code}); check the key and grant kms:Decrypt{detail}"
+        ),
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException"
+        | "RequestLimitExceeded" => format!(
+            "{action} on {resource} is still throttled after every retry ({code}); raise FETCH_ENV_AWS_MAX_ATTEMPTS or restart hosts in smaller waves{detail}"
+        ),
+        "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidSignatureException"
+        | "SignatureDoesNotMatch" | "ExpiredTokenException" => format!(
+            "AWS rejected the credentials ({code}) for {action} on {resource}; check the access keys or the instance role{detail}"
+        ),
+        _ => format!("{action} on {resource} failed: {code}{detail}"),
+    }
+}
+
+fn credentials_message(cause: &str) -> String {
+    format!(
+        "no AWS credentials could be loaded ({cause}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment or the bootstrap file, set AWS_PROFILE, or run on an instance with a role"
+    )
+}
+
+/// The error and its sources, sanitized, as one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    sanitize(&parts.join(": "))
+}
+
+/// `true` when `error` is the service saying the thing does not exist.
+pub(crate) fn is_not_found<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ResourceNotFoundException" || code == "ParameterNotFound")
+}
+
+/// `true` when the service refused the call itself (not the resource): a cue to fall back to
+/// an older or narrower API.
+pub(crate) fn is_refused<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.code()).is_some_and(|code| {
+        matches!(
+            code,
+            "AccessDeniedException"
+                | "AccessDenied"
+                | "UnknownOperationException"
+                | "InvalidAction"
+                | "NotImplemented"
+        )
+    })
+}

@@ -1,0 +1,207 @@
+//! A small HTTP/1 proxy on loopback in front of the AWS-compatible server: it counts every
+//! request by API operation (the `X-Amz-Target` header of the JSON protocols) and can answer
+//! instead of the server (throttling, 5xx, a reset connection, a slow answer, a truncated or
+//! invalid body) for the first N requests or for all of them. One request per connection, as
+//! moto's own server does.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the proxy does instead of forwarding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// HTTP 400 `ThrottlingException`.
+    Throttle,
+    /// HTTP 500 with a JSON error.
+    ServerError,
+    /// HTTP 503.
+    Unavailable,
+    /// Close the connection without an answer.
+    Reset,
+    /// Wait this long, then forward.
+    Delay(Duration),
+    /// A 200 whose body stops half-way.
+    Truncated,
+    /// A 200 whose body is not JSON.
+    InvalidJson,
+}
+
+#[derive(Default)]
+struct State {
+    operations: Mutex<BTreeMap<String, usize>>,
+    requests: AtomicUsize,
+    /// The fault to inject and how many more requests get it (`usize::MAX`: all).
+    fault: Mutex<(Option<Fault>, usize)>,
+    stop: AtomicBool,
+}
+
+/// The running proxy; stops accepting when dropped.
+pub struct FaultProxy {
+    pub endpoint: String,
+    state: Arc<State>,
+}
+
+impl FaultProxy {
+    /// A proxy forwarding to `127.0.0.1:upstream_port`.
+    pub fn start(upstream_port: u16) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
+        let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
+        let state = Arc::new(State::default());
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if shared.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let state = Arc::clone(&shared);
+                std::thread::spawn(move || handle(stream, upstream_port, &state));
+            }
+        });
+        FaultProxy { endpoint, state }
+    }
+
+    /// Answers the next `count` requests with `fault` (`usize::MAX`: every request).
+    pub fn inject(&self, fault: Fault, count: usize) {
+        *self.state.fault.lock().expect("lock") = (Some(fault), count);
+    }
+
+    /// Requests seen per operation since the last reset.
+    pub fn operations(&self) -> BTreeMap<String, usize> {
+        self.state.operations.lock().expect("lock").clone()
+    }
+
+    /// Requests seen since the last reset.
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn reset(&self) {
+        self.state.operations.lock().expect("lock").clear();
+        self.state.requests.store(0, Ordering::SeqCst);
+        *self.state.fault.lock().expect("lock") = (None, 0);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.endpoint.trim_start_matches("http://"));
+    }
+}
+
+fn handle(mut client: TcpStream, upstream_port: u16, state: &State) {
+    let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
+    let Some(request) = read_request(&mut client) else { return };
+    let head = String::from_utf8_lossy(&request[..request.len().min(8192)]).to_string();
+    let operation = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("x-amz-target").then(|| value.trim().to_owned())
+        })
+        .unwrap_or_else(|| "other".to_owned());
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    *state.operations.lock().expect("lock").entry(operation).or_default() += 1;
+
+    let fault = {
+        let mut guard = state.fault.lock().expect("lock");
+        let (fault, left) = &mut *guard;
+        match *left {
+            0 => None,
+            usize::MAX => *fault,
+            _ => {
+                *left -= 1;
+                *fault
+            }
+        }
+    };
+    let answer = |client: &mut TcpStream, status: &str, body: &str, content_length: usize| {
+        let _ = write!(
+            client,
+            "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n{body}"
+        );
+    };
+    match fault {
+        Some(Fault::Throttle) => {
+            let body = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+            answer(&mut client, "400 Bad Request", body, body.len());
+        }
+        Some(Fault::ServerError) => {
+            let body = r#"{"__type":"InternalServerError","message":"injected"}"#;
+            answer(&mut client, "500 Internal Server Error", body, body.len());
+        }
+        Some(Fault::Unavailable) => {
+            let body = r#"{"__type":"ServiceUnavailable","message":"injected"}"#;
+            answer(&mut client, "503 Service Unavailable", body, body.len());
+        }
+        Some(Fault::Reset) => {
+            let _ = client.shutdown(Shutdown::Both);
+        }
+        Some(Fault::Truncated) => {
+            let body = r#"{"Parameters":[{"Name":"/x"#;
+            answer(&mut client, "200 OK", body, body.len() + 100);
+        }
+        Some(Fault::InvalidJson) => {
+            let body = "<html>not json</html>";
+            answer(&mut client, "200 OK", body, body.len());
+        }
+        Some(Fault::Delay(delay)) => {
+            std::thread::sleep(delay);
+            forward(&mut client, &request, upstream_port);
+        }
+        None => forward(&mut client, &request, upstream_port),
+    }
+    let _ = client.shutdown(Shutdown::Write);
+}
+
+fn forward(client: &mut TcpStream, request: &[u8], upstream_port: u16) {
+    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    };
+    if upstream.write_all(request).is_err() {
+        return;
+    }
+    let mut response = Vec::new();
+    let _ = upstream.read_to_end(&mut response);
+    let _ = client.write_all(&response);
+}
+
+/// One whole request: the head, then `Content-Length` bytes of body.
+fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buf[..n]);
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+        .unwrap_or(0);
+    while data.len() < head_end + length {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+    // Forwarded as one request per connection, like moto's server answers.
+    let text = String::from_utf8_lossy(&data[..head_end]).replace("Connection: keep-alive", "Connection: close");
+    let mut out = text.into_bytes();
+    out.extend_from_slice(&data[head_end..]);
+    Some(out)
+}

@@ -1,0 +1,135 @@
+//! moto's server on a free loopback port, shared by every test of one test binary, and the
+//! seeding of it from a file-store YAML (tests/aws/seed.py, boto3 from moto's own venv).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::root;
+
+const INSTALL: &str = "scripts/install-test-deps.sh (it installs moto[server] into target/test-venv)";
+
+/// A running moto server. It is stopped when the test binary exits: it is started under a
+/// shell that kills it as soon as its standard input (held by this process) closes.
+pub struct Moto {
+    pub endpoint: String,
+    pub port: u16,
+    _watchdog: Mutex<Child>,
+}
+
+/// The venv holding moto and boto3.
+pub fn venv() -> PathBuf {
+    std::env::var_os("FETCH_ENV_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/test-venv"))
+}
+
+fn moto_server() -> PathBuf {
+    let path = venv().join("bin/moto_server");
+    assert!(
+        path.is_file(),
+        "moto's server is not installed at {}; run {INSTALL}",
+        path.display()
+    );
+    path
+}
+
+/// The shared server, started on first use.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(Moto::start)
+}
+
+impl Moto {
+    /// Starts a private server (for tests that must not share state, such as IAM enforcement).
+    pub fn start() -> Moto {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(environment: &[(&str, &str)]) -> Moto {
+        let server = moto_server();
+        let port = free_port();
+        let script = format!(
+            "\"{}\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
+            server.display()
+        );
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(script).stdin(Stdio::piped()).stdout(Stdio::null());
+        for (k, v) in environment {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("start moto_server");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen on port {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            _watchdog: Mutex::new(child),
+        }
+    }
+
+    /// Creates every parameter and secret of `store` (file-store YAML); returns the ARNs the
+    /// server assigned, keyed by the ARN written in the store file.
+    pub fn seed(&self, store: &Path) -> HashMap<String, String> {
+        let output = self.python(&[store.as_os_str().to_str().expect("utf-8 path")]);
+        serde_json::from_slice(&output).expect("seed.py prints a JSON object")
+    }
+
+    /// Puts a new value into a secret (what a rotation does).
+    pub fn put_secret(&self, id: &str, value: &str) {
+        self.python(&["--put-secret", id, value]);
+    }
+
+    /// Deletes a secret without recovery.
+    pub fn delete_secret(&self, id: &str) {
+        self.python(&["--delete-secret", id]);
+    }
+
+    fn python(&self, args: &[&str]) -> Vec<u8> {
+        let output = Command::new(venv().join("bin/python"))
+            .arg(root().join("tests/aws/seed.py"))
+            .arg(&self.endpoint)
+            .args(args)
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .output()
+            .unwrap_or_else(|e| panic!("run seed.py: {e}; run {INSTALL}"));
+        assert!(
+            output.status.success(),
+            "seed.py {args:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Reads lines from `reader` until one contains `needle` or `timeout` passes.
+pub fn wait_for_line(reader: impl std::io::Read, needle: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut lines = BufReader::new(reader).lines();
+    while Instant::now() < deadline {
+        match lines.next() {
+            Some(Ok(line)) if line.contains(needle) => return true,
+            Some(Ok(_)) => {}
+            _ => return false,
+        }
+    }
+    false
+}

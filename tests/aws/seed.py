@@ -1,0 +1,77 @@
+"""Seeds an AWS-compatible server with the content of a fetch-env file store.
+
+usage: seed.py ENDPOINT STORE.yaml            create every parameter and secret; print a JSON
+                                              object mapping each ARN key of the store file to
+                                              the ARN the server assigned
+       seed.py ENDPOINT --put-secret ID VALUE put a new value (rotation)
+       seed.py ENDPOINT --delete-secret ID    delete a secret at once
+
+The values are written exactly as the file store reads them: scalars as their text, a secret
+written as a mapping as compact JSON with sorted keys (what serde_json writes).
+"""
+import json
+import sys
+
+import boto3
+import yaml
+
+
+def client(service, endpoint):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="eu-central-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return str(value)
+
+
+def name_of(key):
+    if not key.startswith("arn:"):
+        return key
+    name = key.split(":secret:", 1)[1]
+    return name.rsplit("-", 1)[0]
+
+
+def seed(endpoint, path):
+    with open(path, encoding="utf-8") as f:
+        store = yaml.safe_load(f) or {}
+    ssm = client("ssm", endpoint)
+    for name, value in (store.get("parameters") or {}).items():
+        kind = "String"
+        if isinstance(value, dict):
+            kind = value.get("type", "String")
+            value = value["value"]
+        ssm.put_parameter(Name=name, Value=text(value), Type=kind, Overwrite=True)
+    sm = client("secretsmanager", endpoint)
+    arns = {}
+    for key, value in (store.get("secrets") or {}).items():
+        created = sm.create_secret(Name=name_of(key), SecretString=text(value))
+        if key.startswith("arn:"):
+            arns[key] = created["ARN"]
+    print(json.dumps(arns))
+
+
+def main():
+    endpoint = sys.argv[1]
+    if sys.argv[2] == "--put-secret":
+        client("secretsmanager", endpoint).put_secret_value(
+            SecretId=sys.argv[3], SecretString=sys.argv[4]
+        )
+    elif sys.argv[2] == "--delete-secret":
+        client("secretsmanager", endpoint).delete_secret(
+            SecretId=sys.argv[3], ForceDeleteWithoutRecovery=True
+        )
+    else:
+        seed(endpoint, sys.argv[2])
+
+
+main()
