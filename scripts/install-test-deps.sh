@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: the shells the export
-# format is evaluated by, PostgreSQL and its client for the URL round-trip, and node's
-# pg-connection-string. Safe to run again: it only installs what is missing.
+# format is evaluated by, PostgreSQL and its client for the URL round-trip, node's
+# pg-connection-string, tinyproxy for the proxy tests, and moto's server (pinned, in a venv
+# under target/) as the AWS-compatible server. Safe to run again: it only installs what is
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +16,27 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v python3 >/dev/null || missing+=(python3)
 command -v setpriv >/dev/null || missing+=(util-linux)
+command -v tinyproxy >/dev/null || [ -x /usr/bin/tinyproxy ] || [ -x /usr/sbin/tinyproxy ] || missing+=(tinyproxy)
+command -v jq >/dev/null || missing+=(jq)
+command -v yq >/dev/null || missing+=(yq)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# moto's server and boto3 (the seeding script) and the AWS CLI (the benchmark's shell
+# contender), pinned, in a venv of their own.
+MOTO_VERSION=5.2.5
+AWSCLI_VERSION=1.46.3
+venv=target/test-venv
+if ! "$venv/bin/python" -c "import moto, awscli; assert moto.__version__ == '$MOTO_VERSION'" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "awscli==$AWSCLI_VERSION"
 fi
 
 if [ -f tests/node/package.json ]; then

@@ -68,12 +68,9 @@ impl AwsStore {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Unavailable(format!("cannot start the I/O runtime: {e}")))?;
-        let region = settings.region.clone().ok_or_else(|| {
-            StoreError::Invalid(
-                "AWS_REGION is not set: put AWS_REGION=… in the environment or the bootstrap file"
-                    .into(),
-            )
-        })?;
+        // Without a region nothing can be asked of AWS; that is an error only for a request
+        // that needs AWS (a manifest of local variables runs anywhere).
+        let region = settings.region.clone().unwrap_or_default();
         let proxy = proxy_config(settings)?;
         let http_client = HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
             let mut builder = Connector::builder();
@@ -414,6 +411,18 @@ fn proxy_config(settings: &AwsSettings) -> Result<ProxyConfig, StoreError> {
 
 impl Store for AwsStore {
     fn fetch(&self, request: &StoreRequest) -> Result<StoreResponse, StoreError> {
+        let nothing_remote = request.parameters == ParameterQuery::None
+            && request.bundles == BundleQuery::None
+            && request.secrets.is_empty();
+        if nothing_remote {
+            return Ok(StoreResponse::default());
+        }
+        if self.region.is_empty() {
+            return Err(StoreError::Invalid(
+                "AWS_REGION is not set: put AWS_REGION=… in the environment or the bootstrap file"
+                    .into(),
+            ));
+        }
         self.runtime.block_on(async {
             self.check_credentials().await?;
             let (parameters, bundles, secrets) = tokio::try_join!(
