@@ -3,6 +3,12 @@
 usage: seed.py ENDPOINT STORE.yaml            create every parameter and secret; print a JSON
                                               object mapping each ARN key of the store file to
                                               the ARN the server assigned
+       seed.py ENDPOINT --many STORE.yaml...  the same for several store files in one call (one
+                                              interpreter start instead of one each); a parameter
+                                              or secret name found in two of them is an error
+                                              (they would overwrite each other on the server);
+                                              print a JSON object mapping each STORE path to its
+                                              ARN object
        seed.py ENDPOINT --put-secret ID VALUE put a new value (rotation)
        seed.py ENDPOINT --delete-secret ID    delete a secret at once
 
@@ -41,23 +47,44 @@ def name_of(key):
     return name.rsplit("-", 1)[0]
 
 
-def seed(endpoint, path):
+def load(path):
     with open(path, encoding="utf-8") as f:
-        store = yaml.safe_load(f) or {}
-    ssm = client("ssm", endpoint)
+        return yaml.safe_load(f) or {}
+
+
+def seed(endpoint, path):
+    print(json.dumps(seed_store(endpoint, load(path))))
+
+
+def seed_many(endpoint, paths):
+    stores = {path: load(path) for path in paths}
+    owners = {}
+    for path, store in stores.items():
+        names = list(store.get("parameters") or {})
+        names += [name_of(key) for key in store.get("secrets") or {}]
+        for name in names:
+            if owners.setdefault(name, path) != path:
+                sys.exit(f"seed.py: {name} is in both {owners[name]} and {path}")
+    ssm, sm = client("ssm", endpoint), client("secretsmanager", endpoint)
+    arns = {path: seed_store(endpoint, store, ssm, sm) for path, store in stores.items()}
+    print(json.dumps(arns))
+
+
+def seed_store(endpoint, store, ssm=None, sm=None):
+    ssm = ssm or client("ssm", endpoint)
     for name, value in (store.get("parameters") or {}).items():
         kind = "String"
         if isinstance(value, dict):
             kind = value.get("type", "String")
             value = value["value"]
         ssm.put_parameter(Name=name, Value=text(value), Type=kind, Overwrite=True)
-    sm = client("secretsmanager", endpoint)
+    sm = sm or client("secretsmanager", endpoint)
     arns = {}
     for key, value in (store.get("secrets") or {}).items():
         created = sm.create_secret(Name=name_of(key), SecretString=text(value))
         if key.startswith("arn:"):
             arns[key] = created["ARN"]
-    print(json.dumps(arns))
+    return arns
 
 
 def main():
@@ -66,6 +93,8 @@ def main():
         client("secretsmanager", endpoint).put_secret_value(
             SecretId=sys.argv[3], SecretString=sys.argv[4]
         )
+    elif sys.argv[2] == "--many":
+        seed_many(endpoint, sys.argv[3:])
     elif sys.argv[2] == "--delete-secret":
         client("secretsmanager", endpoint).delete_secret(
             SecretId=sys.argv[3], ForceDeleteWithoutRecovery=True

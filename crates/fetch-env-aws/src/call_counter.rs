@@ -46,9 +46,11 @@ impl Intercept for CallCounter {
         "fetch-env call counter"
     }
 
-    fn read_before_execution(
+    // Not `read_before_execution`: the operation's name is recorded only after that hook.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.bump(cfg, 1, 0);

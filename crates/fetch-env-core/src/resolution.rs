@@ -276,6 +276,10 @@ pub fn resolve<'m>(
                 );
             }
             Err(input) => {
+                // An input whose absence is already explained explains this one too.
+                if r.explained.contains(&input) {
+                    r.explained.push(variable.name.clone());
+                }
                 unset_inputs.insert(variable.name.as_str(), input);
             }
         }
@@ -483,6 +487,7 @@ impl Resolver<'_> {
         parameters: Vec<crate::store::Parameter>,
     ) -> HashMap<String, (SecretValue, Source)> {
         let mut by_name: BTreeMap<String, (SecretValue, Source)> = BTreeMap::new();
+        let mut collided: Vec<String> = Vec::new();
         let mut parameters = parameters;
         parameters.sort_by(|a, b| a.path.cmp(&b.path));
         for p in parameters {
@@ -493,6 +498,7 @@ impl Resolver<'_> {
                     first: crate::sanitize::sanitize(first),
                     second: crate::sanitize::sanitize(&p.path),
                 });
+                collided.push(name);
                 continue;
             }
             self.drift(&name, format!("ssm:{}", p.path));
@@ -501,6 +507,13 @@ impl Resolver<'_> {
                 secure: p.secure,
             };
             by_name.insert(name, (p.value, source));
+        }
+        // Neither of two colliding parameters is a value: which one was meant is unknown.
+        for name in collided {
+            by_name.remove(&name);
+            if let Ok(name) = EnvName::new(&name) {
+                self.explained.push(name);
+            }
         }
         by_name.into_iter().collect()
     }
