@@ -9,6 +9,9 @@ usage: seed.py ENDPOINT STORE.yaml            create every parameter and secret;
                                               (they would overwrite each other on the server);
                                               print a JSON object mapping each STORE path to its
                                               ARN object
+       seed.py ENDPOINT --iam-setup POLICY STORE  on a server enforcing IAM: seed with an
+                                              administrator, then create a user holding only
+                                              POLICY (JSON); print the ARN map and its keys
        seed.py ENDPOINT --put-secret ID VALUE put a new value (rotation)
        seed.py ENDPOINT --delete-secret ID    delete a secret at once
 
@@ -22,14 +25,39 @@ import boto3
 import yaml
 
 
+KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
 def client(service, endpoint):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="eu-central-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+    return boto3.client(service, endpoint_url=endpoint, region_name="eu-central-1", **KEYS)
+
+
+def iam_setup(endpoint, policy, path):
+    """For a server started with INITIAL_NO_AUTH_ACTION_COUNT=3: an administrator is created
+    with the three unauthenticated calls, the store is seeded with the administrator's keys,
+    then a user `host` holding only `policy` is created. Prints the ARN map and host's keys."""
+    iam = client("iam", endpoint)
+    iam.create_user(UserName="admin")
+    iam.put_user_policy(
+        UserName="admin",
+        PolicyName="admin",
+        PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }),
     )
+    key = iam.create_access_key(UserName="admin")["AccessKey"]
+    KEYS.update(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    arns = seed_store(endpoint, load(path))
+    iam = client("iam", endpoint)
+    iam.create_user(UserName="host")
+    iam.put_user_policy(UserName="host", PolicyName="host", PolicyDocument=policy)
+    key = iam.create_access_key(UserName="host")["AccessKey"]
+    print(json.dumps({
+        "arns": arns,
+        "access_key_id": key["AccessKeyId"],
+        "secret_access_key": key["SecretAccessKey"],
+    }))
 
 
 def text(value):
@@ -93,6 +121,8 @@ def main():
         client("secretsmanager", endpoint).put_secret_value(
             SecretId=sys.argv[3], SecretString=sys.argv[4]
         )
+    elif sys.argv[2] == "--iam-setup":
+        iam_setup(endpoint, sys.argv[3], sys.argv[4])
     elif sys.argv[2] == "--many":
         seed_many(endpoint, sys.argv[3:])
     elif sys.argv[2] == "--delete-secret":

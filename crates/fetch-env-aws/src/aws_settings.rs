@@ -65,7 +65,12 @@ impl AwsSettings {
         let credentials = if environment("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty()) {
             None
         } else {
-            let secret = |k: &str| bootstrap.get(k).map(|(v, _)| v.clone()).filter(|v| !v.is_empty());
+            let secret = |k: &str| {
+                bootstrap
+                    .get(k)
+                    .map(|(v, _)| v.clone())
+                    .filter(|v| !v.is_empty())
+            };
             match (secret("AWS_ACCESS_KEY_ID"), secret("AWS_SECRET_ACCESS_KEY")) {
                 (Some(access_key_id), Some(secret_access_key)) => Some(StaticCredentials {
                     access_key_id,
@@ -113,8 +118,14 @@ impl AwsSettings {
             https_proxy: lookup(&["HTTPS_PROXY", "https_proxy"]),
             no_proxy: lookup(&["NO_PROXY", "no_proxy"]),
             max_attempts,
-            connect_timeout: seconds("FETCH_ENV_AWS_CONNECT_TIMEOUT", Self::DEFAULT_CONNECT_TIMEOUT)?,
-            attempt_timeout: seconds("FETCH_ENV_AWS_ATTEMPT_TIMEOUT", Self::DEFAULT_ATTEMPT_TIMEOUT)?,
+            connect_timeout: seconds(
+                "FETCH_ENV_AWS_CONNECT_TIMEOUT",
+                Self::DEFAULT_CONNECT_TIMEOUT,
+            )?,
+            attempt_timeout: seconds(
+                "FETCH_ENV_AWS_ATTEMPT_TIMEOUT",
+                Self::DEFAULT_ATTEMPT_TIMEOUT,
+            )?,
             operation_timeout: seconds(
                 "FETCH_ENV_AWS_OPERATION_TIMEOUT",
                 Self::DEFAULT_OPERATION_TIMEOUT,
@@ -155,16 +166,29 @@ mod tests {
         let b = bootstrap("AWS_ACCESS_KEY_ID=AKIA\nAWS_SECRET_ACCESS_KEY=s\n");
         let env = |k: &str| (k == "AWS_ACCESS_KEY_ID").then(|| "ENV".to_owned());
         let none = |_: &str| None;
-        assert!(AwsSettings::load(&env, &b, &none).unwrap().credentials.is_none());
+        assert!(
+            AwsSettings::load(&env, &b, &none)
+                .unwrap()
+                .credentials
+                .is_none()
+        );
     }
 
     #[test]
     fn half_a_key_pair_and_bad_numbers_are_errors() {
         let none = |_: &str| None;
-        let err = AwsSettings::load(&none, &bootstrap("AWS_ACCESS_KEY_ID=AKIA\n"), &none).unwrap_err();
+        let err =
+            AwsSettings::load(&none, &bootstrap("AWS_ACCESS_KEY_ID=AKIA\n"), &none).unwrap_err();
         assert!(err.0.contains("only one of"), "{err}");
-        let err = AwsSettings::load(&none, &bootstrap("FETCH_ENV_AWS_CONNECT_TIMEOUT=soon\n"), &none)
-            .unwrap_err();
-        assert_eq!(err.0, "FETCH_ENV_AWS_CONNECT_TIMEOUT must be a positive number, not `soon`");
+        let err = AwsSettings::load(
+            &none,
+            &bootstrap("FETCH_ENV_AWS_CONNECT_TIMEOUT=soon\n"),
+            &none,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            "FETCH_ENV_AWS_CONNECT_TIMEOUT must be a positive number, not `soon`"
+        );
     }
 }

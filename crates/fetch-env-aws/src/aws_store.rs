@@ -26,11 +26,11 @@ use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector};
 use aws_types::region::Region;
-use futures_util::future::try_join_all;
 use fetch_env_core::{
     BundleQuery, FetchedSecret, Parameter, ParameterQuery, SecretFetchError, SecretPayload,
     SecretValue, Store, StoreError, StoreRequest, StoreResponse,
 };
+use futures_util::future::try_join_all;
 
 use crate::aws_settings::AwsSettings;
 use crate::call_counter::CallCounter;
@@ -72,17 +72,18 @@ impl AwsStore {
         // that needs AWS (a manifest of local variables runs anywhere).
         let region = settings.region.clone().unwrap_or_default();
         let proxy = proxy_config(settings)?;
-        let http_client = HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
-            let mut builder = Connector::builder();
-            builder.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                builder.set_sleep_impl(components.sleep_impl());
-            }
-            builder
-                .proxy_config(proxy.clone())
-                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                .build()
-        });
+        let http_client =
+            HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
+                let mut builder = Connector::builder();
+                builder.set_connector_settings(settings.cloned());
+                if let Some(components) = components {
+                    builder.set_sleep_impl(components.sleep_impl());
+                }
+                builder
+                    .proxy_config(proxy.clone())
+                    .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                    .build()
+            });
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.attempt_timeout)
@@ -236,7 +237,13 @@ impl AwsStore {
                 .await
                 .map_err(|e| translate(&e, "ssm:GetParameters", &format!("{path}*")))?;
             // Names SSM does not know come back in `InvalidParameters`: simply absent.
-            Ok::<_, StoreError>(answer.parameters().iter().filter_map(parameter).collect::<Vec<_>>())
+            Ok::<_, StoreError>(
+                answer
+                    .parameters()
+                    .iter()
+                    .filter_map(parameter)
+                    .collect::<Vec<_>>(),
+            )
         });
         Ok(try_join_all(calls).await?.into_iter().flatten().collect())
     }
@@ -274,10 +281,19 @@ impl AwsStore {
             let page = match page {
                 Ok(page) => page,
                 Err(e) if is_refused(&e) && found.is_empty() => {
-                    return self.bundles_by_listing(prefix, &filter).await;
+                    // Roles granted ListSecrets but not the newer BatchGetSecretValue.
+                    return self.bundles_by_listing(prefix, &filter).await.map_err(|fallback| {
+                        StoreError::Unavailable(format!(
+                            "secretsmanager:BatchGetSecretValue on {prefix}* was refused, and so was the fallback: {fallback}"
+                        ))
+                    });
                 }
                 Err(e) => {
-                    return Err(translate(&e, "secretsmanager:BatchGetSecretValue", &format!("{prefix}*")));
+                    return Err(translate(
+                        &e,
+                        "secretsmanager:BatchGetSecretValue",
+                        &format!("{prefix}*"),
+                    ));
                 }
             };
             for value in page.secret_values() {
@@ -324,7 +340,13 @@ impl AwsStore {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| translate(&e, "secretsmanager:ListSecrets", &format!("{prefix}* (or use --secrets-lookup bundle)")))?;
+                .map_err(|e| {
+                    translate(
+                        &e,
+                        "secretsmanager:ListSecrets",
+                        &format!("{prefix}* (or use --secrets-lookup bundle)"),
+                    )
+                })?;
             names.extend(
                 page.secret_list()
                     .iter()
@@ -338,7 +360,11 @@ impl AwsStore {
             }
         }
         let reads = names.iter().map(|name| self.secret_by_id(name));
-        Ok(try_join_all(reads).await?.into_iter().filter_map(Result::ok).collect())
+        Ok(try_join_all(reads)
+            .await?
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect())
     }
 
     async fn secret_by_id(
@@ -360,7 +386,9 @@ impl AwsStore {
         ids: &[String],
     ) -> Result<Vec<(String, Result<FetchedSecret, SecretFetchError>)>, StoreError> {
         let started = Instant::now();
-        let reads = ids.iter().map(|id| async move { Ok::<_, StoreError>((id.clone(), self.secret_by_id(id).await?)) });
+        let reads = ids.iter().map(|id| async move {
+            Ok::<_, StoreError>((id.clone(), self.secret_by_id(id).await?))
+        });
         let result = try_join_all(reads).await;
         self.record("arn_from secrets", started);
         result

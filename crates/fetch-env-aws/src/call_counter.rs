@@ -36,7 +36,12 @@ impl CallCounter {
     pub(crate) fn snapshot(&self) -> Vec<(String, u32, u32)> {
         self.counts
             .lock()
-            .map(|counts| counts.iter().map(|(k, (o, r))| (k.clone(), *o, *r)).collect())
+            .map(|counts| {
+                counts
+                    .iter()
+                    .map(|(k, (o, r))| (k.clone(), *o, *r))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

@@ -2,20 +2,54 @@
 //! resource, what to grant or check. Server messages are sanitized and never hold a value.
 
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use fetch_env_core::{StoreError, sanitize};
 
+/// The error code and message of a service error. Where the answer was not in the protocol's
+/// own shape (an XML `ErrorResponse` from a proxy or an AWS-compatible server), they are read
+/// from the body, and a bare 403 is an access denial.
+fn code_and_message<E: ProvideErrorMetadata>(
+    error: &SdkError<E, HttpResponse>,
+) -> Option<(String, Option<String>)> {
+    let service = error.as_service_error()?;
+    if let Some(code) = service.code() {
+        return Some((code.to_owned(), service.message().map(str::to_owned)));
+    }
+    let response = error.raw_response()?;
+    let body = response
+        .body()
+        .bytes()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    let element = |name: &str| {
+        let start = body.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = body[start..].find(&format!("</{name}>"))? + start;
+        Some(body[start..end].to_owned())
+    };
+    match (element("Code"), response.status().as_u16()) {
+        (Some(code), _) => Some((code, element("Message"))),
+        (None, 403) => Some(("AccessDenied".to_owned(), None)),
+        (None, status) => Some((format!("HTTP {status}"), None)),
+    }
+}
+
 /// Translates `error` from calling `action` (e.g. `ssm:GetParametersByPath`) on `resource`.
-pub(crate) fn translate<E, R>(error: &SdkError<E, R>, action: &str, resource: &str) -> StoreError
+pub(crate) fn translate<E>(
+    error: &SdkError<E, HttpResponse>,
+    action: &str,
+    resource: &str,
+) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let message = match error {
-        SdkError::ServiceError(service) => {
-            let err = service.err();
-            let code = err.code().unwrap_or("an unknown error");
-            let detail = err.message().map(|m| format!(": {}", sanitize(m))).unwrap_or_default();
-            service_message(code, &detail, action, resource)
+        SdkError::ServiceError(_) => {
+            let (code, message) =
+                code_and_message(error).unwrap_or_else(|| ("an unknown error".to_owned(), None));
+            let detail = message
+                .map(|m| format!(": {}", sanitize(&m)))
+                .unwrap_or_default();
+            service_message(&sanitize(&code), &detail, action, resource)
         }
         SdkError::TimeoutError(_) => format!(
             "{action} on {resource} timed out (raise FETCH_ENV_AWS_OPERATION_TIMEOUT or check the network path to AWS)"
@@ -64,16 +98,25 @@ fn service_message(code: &str, detail: &str, action: &str, resource: &str) -> St
         "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => format!(
             "access denied: the credentials may not call {action} on {resource}; grant it to the host's role{detail}"
         ),
-        "DecryptionFailure" | "KMSAccessDeniedException" | "KMSDisabledException"
-        | "KMSInvalidStateException" | "KMSNotFoundException" | "InvalidKeyId" => format!(
+        "DecryptionFailure"
+        | "KMSAccessDeniedException"
+        | "KMSDisabledException"
+        | "KMSInvalidStateException"
+        | "KMSNotFoundException"
+        | "InvalidKeyId" => format!(
             "KMS could not decrypt for {action} on {resource} ({code}); check the key and grant kms:Decrypt{detail}"
         ),
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException"
+        "ThrottlingException"
+        | "Throttling"
+        | "TooManyRequestsException"
         | "RequestLimitExceeded" => format!(
             "{action} on {resource} is still throttled after every retry ({code}); raise FETCH_ENV_AWS_MAX_ATTEMPTS or restart hosts in smaller waves{detail}"
         ),
-        "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidSignatureException"
-        | "SignatureDoesNotMatch" | "ExpiredTokenException" => format!(
+        "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "ExpiredTokenException" => format!(
             "AWS rejected the credentials ({code}) for {action} on {resource}; check the access keys or the instance role{detail}"
         ),
         _ => format!("{action} on {resource} failed: {code}{detail}"),
@@ -101,25 +144,17 @@ fn chain(error: &dyn std::error::Error) -> String {
 }
 
 /// `true` when `error` is the service saying the thing does not exist.
-pub(crate) fn is_not_found<E, R>(error: &SdkError<E, R>) -> bool
-where
-    E: ProvideErrorMetadata,
-{
-    error
-        .as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "ResourceNotFoundException" || code == "ParameterNotFound")
+pub(crate) fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    code_and_message(error)
+        .is_some_and(|(code, _)| code == "ResourceNotFoundException" || code == "ParameterNotFound")
 }
 
 /// `true` when the service refused the call itself (not the resource): a cue to fall back to
 /// an older or narrower API.
-pub(crate) fn is_refused<E, R>(error: &SdkError<E, R>) -> bool
-where
-    E: ProvideErrorMetadata,
-{
-    error.as_service_error().and_then(|e| e.code()).is_some_and(|code| {
+pub(crate) fn is_refused<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    code_and_message(error).is_some_and(|(code, _)| {
         matches!(
-            code,
+            code.as_str(),
             "AccessDeniedException"
                 | "AccessDenied"
                 | "UnknownOperationException"

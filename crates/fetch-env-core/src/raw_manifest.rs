@@ -106,7 +106,7 @@ mapping!(
         while let Some(key) = map.next_key::<Spanned<String>>()? {
             match keys.accept(&key) {
                 Some("service") => out.service = Some(map.next_value()?),
-            Some("lookup") => out.lookup = Some(map.next_value()?),
+                Some("lookup") => out.lookup = Some(map.next_value()?),
                 Some("variables") => out.variables = Some(map.next_value()?),
                 _ => skip_value(&mut map)?,
             }

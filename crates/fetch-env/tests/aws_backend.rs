@@ -20,7 +20,16 @@ fn fetch_env_aws(endpoint: &str) -> Command {
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         .env("AWS_EC2_METADATA_DISABLED", "true");
-    for key in ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "AWS_PROFILE", "AWS_SESSION_TOKEN"] {
+    for key in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+    ] {
         command.env_remove(key);
     }
     command.arg("--store").arg("aws");
@@ -29,7 +38,8 @@ fn fetch_env_aws(endpoint: &str) -> Command {
 
 /// Replaces every key of `map` by its value in `text`.
 fn replace_all(text: &str, map: &HashMap<String, String>) -> String {
-    map.iter().fold(text.to_owned(), |t, (from, to)| t.replace(from, to))
+    map.iter()
+        .fold(text.to_owned(), |t, (from, to)| t.replace(from, to))
 }
 
 fn run(command: &mut Command) -> Output {
@@ -50,12 +60,67 @@ fn the_seed_scenario_resolves_as_on_the_file_store() {
         .arg(example("api", "vars.yaml"))
         .arg("--bootstrap")
         .arg(&bootstrap_path));
-    assert!(on_aws.status.success(), "{}", String::from_utf8_lossy(&on_aws.stderr));
+    assert!(
+        on_aws.status.success(),
+        "{}",
+        String::from_utf8_lossy(&on_aws.stderr)
+    );
     let on_file = run(&mut common::fetch_env_example("api"));
     assert!(on_file.status.success());
     let back: HashMap<String, String> = arns.iter().map(|(k, v)| (v.clone(), k.clone())).collect();
     assert_eq!(
         replace_all(&String::from_utf8(on_aws.stdout).unwrap(), &back),
         String::from_utf8(on_file.stdout).unwrap()
+    );
+}
+
+/// With IAM enforced, a role missing a permission gets exit 3, nothing on stdout, and a
+/// message naming the refused action and the resource it was asked for.
+#[test]
+fn a_missing_permission_is_named() {
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Effect": "Allow", "Action": ["ssm:GetParametersByPath", "secretsmanager:GetSecretValue"], "Resource": "*" }
+        ]
+    });
+    let (arns, key_id, secret) = moto.iam_setup(&policy.to_string(), &example("api", "store.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let bootstrap = std::fs::read_to_string(example("api", "bootstrap.env")).unwrap();
+    let bootstrap_path = dir.path().join("bootstrap.env");
+    std::fs::write(&bootstrap_path, replace_all(&bootstrap, &arns)).unwrap();
+    let resolve = |extra: &[&str]| {
+        run(fetch_env_aws(&moto.endpoint)
+            .env("AWS_ACCESS_KEY_ID", &key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
+            .arg("--manifest")
+            .arg(example("api", "vars.yaml"))
+            .arg("--bootstrap")
+            .arg(&bootstrap_path)
+            .args(extra))
+    };
+
+    let denied = resolve(&[]);
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert_eq!(denied.status.code(), Some(3), "{stderr}");
+    assert!(denied.stdout.is_empty());
+    assert!(
+        stderr.contains("secretsmanager:BatchGetSecretValue on voiceai/dev/api/* was refused"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("access denied: the credentials may not call secretsmanager:ListSecrets on voiceai/dev/api/*"), "{stderr}");
+    assert!(!stderr.contains("p@ss"), "{stderr}");
+
+    // The same role resolves with the canonical bundle only, which needs neither call.
+    let allowed = resolve(&["--secrets-lookup", "bundle"]);
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&allowed.stdout)
+            .contains("export DATABASE_URL='postgresql://postgres_admin:p%40ss")
     );
 }

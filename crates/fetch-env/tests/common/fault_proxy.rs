@@ -97,17 +97,25 @@ impl Drop for FaultProxy {
 
 fn handle(mut client: TcpStream, upstream_port: u16, state: &State) {
     let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
-    let Some(request) = read_request(&mut client) else { return };
+    let Some(request) = read_request(&mut client) else {
+        return;
+    };
     let head = String::from_utf8_lossy(&request[..request.len().min(8192)]).to_string();
     let operation = head
         .lines()
         .find_map(|l| {
             let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("x-amz-target").then(|| value.trim().to_owned())
+            name.eq_ignore_ascii_case("x-amz-target")
+                .then(|| value.trim().to_owned())
         })
         .unwrap_or_else(|| "other".to_owned());
     state.requests.fetch_add(1, Ordering::SeqCst);
-    *state.operations.lock().expect("lock").entry(operation).or_default() += 1;
+    *state
+        .operations
+        .lock()
+        .expect("lock")
+        .entry(operation)
+        .or_default() += 1;
 
     let fault = {
         let mut guard = state.fault.lock().expect("lock");
@@ -190,7 +198,10 @@ fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let head = String::from_utf8_lossy(&data[..head_end]).to_ascii_lowercase();
     let length: usize = head
         .lines()
-        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0);
     while data.len() < head_end + length {
         let n = stream.read(&mut buf).ok()?;
@@ -200,7 +211,8 @@ fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
         data.extend_from_slice(&buf[..n]);
     }
     // Forwarded as one request per connection, like moto's server answers.
-    let text = String::from_utf8_lossy(&data[..head_end]).replace("Connection: keep-alive", "Connection: close");
+    let text = String::from_utf8_lossy(&data[..head_end])
+        .replace("Connection: keep-alive", "Connection: close");
     let mut out = text.into_bytes();
     out.extend_from_slice(&data[head_end..]);
     Some(out)

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::root;
 
-const INSTALL: &str = "scripts/install-test-deps.sh (it installs moto[server] into target/test-venv)";
+const INSTALL: &str =
+    "scripts/install-test-deps.sh (it installs moto[server] into target/test-venv)";
 
 /// A running moto server. It is stopped when the test binary exits: it is started under a
 /// shell that kills it as soon as its standard input (held by this process) closes.
@@ -58,14 +59,21 @@ impl Moto {
             server.display()
         );
         let mut command = Command::new("sh");
-        command.arg("-c").arg(script).stdin(Stdio::piped()).stdout(Stdio::null());
+        command
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null());
         for (k, v) in environment {
             command.env(k, v);
         }
         let child = command.spawn().expect("start moto_server");
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on port {port} within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on port {port} within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Moto {
@@ -80,6 +88,21 @@ impl Moto {
     pub fn seed(&self, store: &Path) -> HashMap<String, String> {
         let output = self.python(&[store.as_os_str().to_str().expect("utf-8 path")]);
         serde_json::from_slice(&output).expect("seed.py prints a JSON object")
+    }
+
+    /// On a server started with `INITIAL_NO_AUTH_ACTION_COUNT=3`: seeds `store` as an
+    /// administrator, then creates a user holding only `policy` (IAM JSON). Returns the ARN map
+    /// and that user's access key id and secret key.
+    pub fn iam_setup(
+        &self,
+        policy: &str,
+        store: &Path,
+    ) -> (HashMap<String, String>, String, String) {
+        let output = self.python(&["--iam-setup", policy, store.to_str().expect("utf-8 path")]);
+        let answer: serde_json::Value = serde_json::from_slice(&output).expect("JSON from seed.py");
+        let arns = serde_json::from_value(answer["arns"].clone()).expect("ARN map");
+        let text = |key: &str| answer[key].as_str().expect("a key").to_owned();
+        (arns, text("access_key_id"), text("secret_access_key"))
     }
 
     /// Puts a new value into a secret (what a rotation does).
