@@ -113,6 +113,8 @@ impl AwsStore {
                 let chain = runtime.block_on(
                     DefaultCredentialsChain::builder()
                         .configure(provider_config)
+                        // Without it the chain would ask the metadata service for the region.
+                        .region(Region::new(region.clone()))
                         .imds_client(imds)
                         .build(),
                 );

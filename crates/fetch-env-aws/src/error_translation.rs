@@ -29,6 +29,8 @@ fn code_and_message<E: ProvideErrorMetadata>(
     match (element("Code"), response.status().as_u16()) {
         (Some(code), _) => Some((code, element("Message"))),
         (None, 403) => Some(("AccessDenied".to_owned(), None)),
+        // A success status whose body could not be read is not an error code.
+        (None, status) if status < 300 => None,
         (None, status) => Some((format!("HTTP {status}"), None)),
     }
 }
@@ -43,29 +45,51 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let message = match error {
-        SdkError::ServiceError(_) => {
-            let (code, message) =
-                code_and_message(error).unwrap_or_else(|| ("an unknown error".to_owned(), None));
-            let detail = message
-                .map(|m| format!(": {}", sanitize(&m)))
-                .unwrap_or_default();
-            service_message(&sanitize(&code), &detail, action, resource)
+        SdkError::ServiceError(_) => match code_and_message(error) {
+            Some((code, message)) => {
+                let detail = message
+                    .map(|m| format!(": {}", sanitize(&m)))
+                    .unwrap_or_default();
+                service_message(&sanitize(&code), &detail, action, resource)
+            }
+            None => format!(
+                "{action} on {resource}: the answer could not be read ({})",
+                chain(error)
+            ),
+        },
+        SdkError::TimeoutError(_) => {
+            let cause = chain(error);
+            let setting = if cause.contains("attempt") {
+                "FETCH_ENV_AWS_ATTEMPT_TIMEOUT"
+            } else {
+                "FETCH_ENV_AWS_OPERATION_TIMEOUT"
+            };
+            format!(
+                "{action} on {resource} timed out ({cause}); raise {setting} or check the network path to AWS"
+            )
         }
-        SdkError::TimeoutError(_) => format!(
-            "{action} on {resource} timed out (raise FETCH_ENV_AWS_OPERATION_TIMEOUT or check the network path to AWS)"
-        ),
         SdkError::DispatchFailure(failure) => {
             let cause = chain(error);
-            if failure.is_timeout() {
-                format!("{action} on {resource}: the connection timed out ({cause})")
+            if cause.contains("credentials") || cause.contains("identity") {
+                credentials_message(&cause)
+            } else if failure.is_timeout() && cause.contains("connect") {
+                format!(
+                    "{action} on {resource}: the connection timed out ({cause}); raise FETCH_ENV_AWS_CONNECT_TIMEOUT or check AWS_ENDPOINT_URL and the proxy settings"
+                )
+            } else if failure.is_timeout() {
+                format!(
+                    "{action} on {resource}: no answer in time ({cause}); raise FETCH_ENV_AWS_ATTEMPT_TIMEOUT or check the network path to AWS"
+                )
+            } else if failure.is_io() && cause.contains("refused") {
+                format!(
+                    "{action} on {resource}: cannot reach the endpoint ({cause}); check AWS_ENDPOINT_URL and the proxy settings (HTTPS_PROXY for https://, HTTP_PROXY for http://, NO_PROXY)"
+                )
             } else if failure.is_io() {
                 format!(
-                    "{action} on {resource}: cannot reach the endpoint ({cause}); check AWS_ENDPOINT_URL, HTTPS_PROXY and NO_PROXY"
+                    "{action} on {resource}: the connection failed ({cause}); check AWS_ENDPOINT_URL and the proxy settings (HTTPS_PROXY for https://, HTTP_PROXY for http://, NO_PROXY)"
                 )
-            } else if cause.contains("credentials") || cause.contains("identity") {
-                credentials_message(&cause)
             } else {
-                format!("{action} on {resource}: the request could not be sent ({cause})")
+                format!("{action} on {resource}: the request failed ({cause})")
             }
         }
         SdkError::ResponseError(_) => format!(

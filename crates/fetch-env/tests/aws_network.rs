@@ -1,0 +1,906 @@
+//! The AWS store's network path against real parts on loopback: moto's server, Debian's
+//! tinyproxy as the HTTP proxy (from the bootstrap file or the environment, with `NO_PROXY`),
+//! `FaultProxy` between fetch-env and moto for throttling, 5xx, closed connections, slow,
+//! truncated and invalid answers, and the credential chain with nothing to find.
+//!
+//! Which faults the SDK retries and what fetch-env then does is recorded in docs/faults.md;
+//! the tests below are that table's evidence. Every failing case also checks that nothing
+//! reached stdout and that no secret value of the seeded store (each holds `CANARY`) reached
+//! stderr. Only loopback addresses are used: the instance metadata endpoint is always
+//! redirected to a loopback port, never left at 169.254.169.254.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use common::fault_proxy::{Fault, FaultProxy};
+use common::moto::{free_port, moto};
+use common::{example, fetch_env, require_tool};
+
+/// Every secret value of the seeded store holds this; stderr must never show it.
+const CANARY: &str = "CANARY";
+
+/// The ARN key of the RDS-style secret as the store file writes it (moto assigns the real one).
+const STORE_ARN: &str =
+    "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-net-AbC123";
+
+/// The api example's shape under a namespace of its own, every secret value a canary.
+const STORE: &str = r#"
+parameters:
+  /voiceai/net/api/DATABASE_HOST: db.net.example
+  /voiceai/net/api/DATABASE_NAME: telapi
+  /voiceai/net/api/DATABASE_SSL_CA_BUNDLE_B64:
+    type: SecureString
+    value: CANARY-ssm-securestring-5d1e
+secrets:
+  voiceai/net/api/secrets:
+    JWT_SIGNING_KEY: CANARY-jwt-8c2f
+  "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-net-AbC123":
+    username: CANARY-user-1a7b
+    password: "CANARY-p@ss:w/rd?#-3e9c"
+    engine: postgres
+"#;
+
+/// The bootstrap lines every run shares (the ARN is added per run).
+const BOOTSTRAP: &str = "ECR_REGISTRY=registry.example\nECR_TAG=2026.11.3\nNAMESPACE=voiceai/net\n";
+
+struct Seeded {
+    /// The ARN moto gave the RDS-style secret.
+    arn: String,
+    /// What every successful run prints: the file store's output for the same store.
+    expected: String,
+}
+
+/// Seeds the shared moto once per test binary.
+fn seeded() -> &'static Seeded {
+    static SEEDED: OnceLock<Seeded> = OnceLock::new();
+    SEEDED.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store.yaml");
+        fs::write(&store, STORE).unwrap();
+        let arn = moto()
+            .seed(&store)
+            .remove(STORE_ARN)
+            .expect("seed.py returns the secret's ARN");
+        let bootstrap = dir.path().join("bootstrap.env");
+        fs::write(
+            &bootstrap,
+            format!("{BOOTSTRAP}DB_MASTER_SECRET_ARN={STORE_ARN}\n"),
+        )
+        .unwrap();
+        let on_file = fetch_env()
+            .arg("--manifest")
+            .arg(example("api", "vars.yaml"))
+            .arg("--bootstrap")
+            .arg(&bootstrap)
+            .arg("--store")
+            .arg(format!("file:{}", store.display()))
+            .output()
+            .unwrap();
+        assert!(
+            on_file.status.success(),
+            "{}",
+            String::from_utf8_lossy(&on_file.stderr)
+        );
+        let expected = String::from_utf8(on_file.stdout)
+            .unwrap()
+            .replace(STORE_ARN, &arn);
+        assert!(
+            expected.contains(CANARY),
+            "the seeded values reach the output"
+        );
+        Seeded { arn, expected }
+    })
+}
+
+/// One fetch-env run against the seeded store.
+struct Case {
+    dir: tempfile::TempDir,
+    bootstrap: String,
+    environment: Vec<(String, String)>,
+    args: Vec<String>,
+}
+
+impl Case {
+    /// fetch-env with `--store aws` against `endpoint`, test keys and region in the environment,
+    /// and nothing else from the outside: the environment is cleared, so no proxy, profile or
+    /// credential variable of the machine running the tests takes part. The instance metadata
+    /// service is disabled and, should anything ask it anyway, pointed at a closed loopback
+    /// port: no test may send a packet to 169.254.169.254. The region is in the environment
+    /// because with keys in the environment a region from the bootstrap file alone makes the
+    /// credential chain ask the metadata service (a bug with a test of its own, below), which
+    /// would add requests to the proxy logs these tests count.
+    fn new(endpoint: &str) -> Case {
+        let seeded = seeded();
+        let dir = tempfile::tempdir().unwrap();
+        let environment = [
+            ("HOME", dir.path().to_str().unwrap()),
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_REGION", "eu-central-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_CONFIG_FILE", "/nonexistent/aws/config"),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/aws/credentials",
+            ),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &closed_endpoint()),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        Case {
+            dir,
+            bootstrap: format!("{BOOTSTRAP}DB_MASTER_SECRET_ARN={}\n", seeded.arn),
+            environment,
+            args: Vec::new(),
+        }
+    }
+
+    fn env(mut self, key: &str, value: &str) -> Case {
+        self.environment.retain(|(k, _)| k != key);
+        self.environment.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn env_remove(mut self, key: &str) -> Case {
+        self.environment.retain(|(k, _)| k != key);
+        self
+    }
+
+    fn bootstrap_line(mut self, line: &str) -> Case {
+        self.bootstrap.push_str(line);
+        self.bootstrap.push('\n');
+        self
+    }
+
+    fn args(mut self, args: &[&str]) -> Case {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// Small retry and timeout settings, so that every failure is quick.
+    fn fast(self) -> Case {
+        self.args(&[
+            "--aws-max-attempts",
+            &MAX_ATTEMPTS.to_string(),
+            "--aws-connect-timeout",
+            "1",
+            "--aws-attempt-timeout",
+            "1",
+            "--aws-operation-timeout",
+            "8",
+        ])
+    }
+
+    fn run(&self) -> Run {
+        let bootstrap = self.dir.path().join("bootstrap.env");
+        fs::write(&bootstrap, &self.bootstrap).unwrap();
+        let mut command = fetch_env();
+        command.env_clear();
+        command.envs(self.environment.iter().map(|(k, v)| (k, v)));
+        command
+            .arg("--manifest")
+            .arg(example("api", "vars.yaml"))
+            .arg("--bootstrap")
+            .arg(&bootstrap)
+            .arg("--store")
+            .arg("aws")
+            .arg("--verbose")
+            .args(&self.args);
+        run_bounded(&mut command, Duration::from_secs(60))
+    }
+}
+
+/// Attempts per request in the fault cases.
+const MAX_ATTEMPTS: usize = 3;
+
+/// What a run did.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    /// The requests fetch-env says it sent (`--verbose`), retries included, by operation.
+    fn requests(&self) -> Vec<(String, usize)> {
+        self.stderr
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix("fetch-env: ")?;
+                let (operation, counts) = rest.split_once(": ")?;
+                let requests = counts.strip_suffix(" requests")?.rsplit(' ').next()?;
+                Some((operation.to_owned(), requests.parse().ok()?))
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    fn total_requests(&self) -> usize {
+        self.requests().iter().map(|(_, n)| n).sum()
+    }
+
+    /// Resolved in full, with exactly the seeded values.
+    fn assert_resolved(&self) {
+        assert_eq!(self.code, Some(0), "fetch-env failed:\n{}", self.stderr);
+        assert_eq!(self.stdout, seeded().expected, "stderr:\n{}", self.stderr);
+    }
+
+    /// Backend unusable: exit 3, nothing on stdout, an error line holding every one of `words`
+    /// (case-insensitive), no secret value on stderr.
+    fn assert_backend_failure(&self, words: &[&str]) {
+        assert_eq!(
+            self.code,
+            Some(3),
+            "expected exit 3\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert_eq!(
+            self.stdout, "",
+            "nothing may reach stdout when the backend fails"
+        );
+        assert_no_secret(&self.stderr);
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
+        assert!(
+            errors.iter().any(|l| {
+                let l = l.to_lowercase();
+                words.iter().all(|w| l.contains(&w.to_lowercase()))
+            }),
+            "no error line says {words:?}:\n{}",
+            self.stderr
+        );
+    }
+}
+
+fn assert_no_secret(stderr: &str) {
+    assert!(
+        !stderr.contains(CANARY),
+        "a secret value reached stderr:\n{stderr}"
+    );
+}
+
+/// Runs `command` with its output captured; a run longer than `limit` is killed and fails the
+/// test as a hang.
+fn run_bounded(command: &mut Command, limit: Duration) -> Run {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fetch-env");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout.read_to_end(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("fetch-env hung: killed after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    let run = Run {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+        elapsed,
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "fetch-env panicked:\n{}",
+        run.stderr
+    );
+    run
+}
+
+/// `http://127.0.0.1:PORT` with nothing listening on PORT.
+fn closed_endpoint() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+// ---------------------------------------------------------------------------------------------
+// tinyproxy
+
+/// Debian's tinyproxy in the foreground on a free loopback port, logging every request it
+/// proxies to a file of its own. Stopped (by its process id) when dropped.
+struct Tinyproxy {
+    url: String,
+    log: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Tinyproxy {
+    fn start() -> Tinyproxy {
+        let binary = require_tool("tinyproxy", "apt-get install tinyproxy");
+        let dir = tempfile::Builder::new()
+            .prefix("tinyproxy-")
+            .tempdir()
+            .unwrap();
+        // Started as root, tinyproxy switches to `User` before it opens its log file, so the
+        // directory and the log must be writable by that user; as anyone else it keeps its
+        // identity and ignores `User`.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let log = dir.path().join("tinyproxy.log");
+        fs::write(&log, "").unwrap();
+        fs::set_permissions(&log, fs::Permissions::from_mode(0o666)).unwrap();
+        let port = free_port();
+        let config = dir.path().join("tinyproxy.conf");
+        fs::write(
+            &config,
+            format!(
+                "User nobody\nPort {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 10\n\
+                 LogFile \"{}\"\nLogLevel Info\nMaxClients 50\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        let console = fs::File::create(dir.path().join("console.txt")).unwrap();
+        let mut child = Command::new(binary)
+            .arg("-d")
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(console.try_clone().unwrap())
+            .stderr(console)
+            .spawn()
+            .expect("start tinyproxy");
+        // Ready once its own log says so: that also proves the log is written.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("Accepting connections") {
+                break;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "tinyproxy exited ({status}):\n{}\n{text}",
+                    fs::read_to_string(dir.path().join("console.txt")).unwrap_or_default()
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "tinyproxy did not log `Accepting connections` within 10 s:\n{}\n{text}",
+                    fs::read_to_string(dir.path().join("console.txt")).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Tinyproxy {
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// The request lines of its log (`Request (file descriptor N): POST http://… HTTP/1.1`),
+    /// as `METHOD URL`.
+    fn requests(&self) -> Vec<String> {
+        fs::read_to_string(&self.log)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once("]: Request (file descriptor "))
+            .filter_map(|(_, rest)| rest.split_once("): "))
+            .map(|(_, request)| {
+                request
+                    .trim_end_matches(" HTTP/1.1")
+                    .trim_end_matches(" HTTP/1.0")
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// Connections accepted, whether or not a request followed.
+    fn connections(&self) -> usize {
+        self.log_text()
+            .matches("]: Connect (file descriptor ")
+            .count()
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxies
+
+/// Every request through tinyproxy, counted three ways: tinyproxy's log, the FaultProxy behind
+/// it (which sees exactly what reaches the endpoint) and fetch-env's own `--verbose` count.
+fn assert_all_proxied(run: &Run, tinyproxy: &Tinyproxy, endpoint: &FaultProxy) {
+    run.assert_resolved();
+    let logged = tinyproxy.requests();
+    let expected = format!("POST {}/", endpoint.endpoint);
+    assert!(
+        logged.iter().all(|r| *r == expected),
+        "tinyproxy proxied something other than the endpoint: {logged:?}"
+    );
+    assert!(
+        run.total_requests() > 0,
+        "--verbose counts the requests:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        logged.len(),
+        run.total_requests(),
+        "tinyproxy log vs --verbose:\n{}\n{}",
+        tinyproxy.log_text(),
+        run.stderr
+    );
+    assert_eq!(
+        logged.len(),
+        endpoint.requests(),
+        "tinyproxy log vs the endpoint's count"
+    );
+}
+
+#[test]
+fn http_proxy_from_the_bootstrap_file_carries_every_request() {
+    let tinyproxy = Tinyproxy::start();
+    let endpoint = FaultProxy::start(moto().port);
+    let run = Case::new(&endpoint.endpoint)
+        .bootstrap_line(&format!("HTTP_PROXY={}", tinyproxy.url))
+        .run();
+    assert_all_proxied(&run, &tinyproxy, &endpoint);
+}
+
+/// Not one connection reached tinyproxy; every request reached the endpoint directly.
+fn assert_bypassed(run: &Run, tinyproxy: &Tinyproxy, endpoint: &FaultProxy) {
+    run.assert_resolved();
+    assert_eq!(tinyproxy.connections(), 0, "{}", tinyproxy.log_text());
+    assert!(endpoint.requests() > 0);
+    assert_eq!(endpoint.requests(), run.total_requests(), "{}", run.stderr);
+}
+
+#[test]
+fn no_proxy_in_the_bootstrap_file_exempts_loopback() {
+    let tinyproxy = Tinyproxy::start();
+    let endpoint = FaultProxy::start(moto().port);
+    let run = Case::new(&endpoint.endpoint)
+        .bootstrap_line(&format!("HTTP_PROXY={}", tinyproxy.url))
+        .bootstrap_line("NO_PROXY=127.0.0.1")
+        .run();
+    assert_bypassed(&run, &tinyproxy, &endpoint);
+}
+
+#[test]
+fn no_proxy_in_the_environment_exempts_loopback_from_the_bootstrap_proxy() {
+    for key in ["NO_PROXY", "no_proxy"] {
+        let tinyproxy = Tinyproxy::start();
+        let endpoint = FaultProxy::start(moto().port);
+        let run = Case::new(&endpoint.endpoint)
+            .bootstrap_line(&format!("HTTP_PROXY={}", tinyproxy.url))
+            .env(key, "localhost,127.0.0.1")
+            .run();
+        assert_bypassed(&run, &tinyproxy, &endpoint);
+    }
+}
+
+#[test]
+fn the_proxy_in_the_environment_wins_over_the_bootstrap_file() {
+    // The bootstrap file names a proxy nobody listens on: were it used, every request would fail.
+    for key in ["HTTP_PROXY", "http_proxy"] {
+        let tinyproxy = Tinyproxy::start();
+        let endpoint = FaultProxy::start(moto().port);
+        let run = Case::new(&endpoint.endpoint)
+            .bootstrap_line(&format!("HTTP_PROXY={}", closed_endpoint()))
+            .env(key, &tinyproxy.url)
+            .fast()
+            .run();
+        assert_all_proxied(&run, &tinyproxy, &endpoint);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+
+/// `--aws-attempt-timeout` in the fault cases is 1 s: this delay outlasts it.
+const SLOW: Fault = Fault::Delay(Duration::from_millis(2500));
+
+/// Requests in one resolve of the api example: `GetParametersByPath` (one page),
+/// `BatchGetSecretValue` (the bundle prefix) and `GetSecretValue` (the `arn_from` secret).
+const REQUESTS: usize = 3;
+
+/// A fault for the first `count` requests (fewer than the attempts each request gets): the SDK
+/// retries past it, and the output is exactly the seeded store's.
+fn assert_retried_past(fault: Fault, count: usize) {
+    assert!(count < MAX_ATTEMPTS);
+    let endpoint = FaultProxy::start(moto().port);
+    endpoint.inject(fault, count);
+    let run = Case::new(&endpoint.endpoint).fast().run();
+    run.assert_resolved();
+    // Each failed attempt was repeated once, and nothing else was.
+    assert_eq!(
+        endpoint.requests(),
+        REQUESTS + count,
+        "{fault:?}: {:?}",
+        endpoint.operations()
+    );
+    assert_eq!(
+        run.total_requests(),
+        endpoint.requests(),
+        "--verbose vs the endpoint:\n{}",
+        run.stderr
+    );
+}
+
+/// The fault on every request: exit 3 once the operation that failed first has used all its
+/// attempts, within the configured timeouts, with an error that says `words`.
+fn assert_gives_up(fault: Fault, words: &[&str]) -> Run {
+    let endpoint = FaultProxy::start(moto().port);
+    endpoint.inject(fault, usize::MAX);
+    let run = Case::new(&endpoint.endpoint).fast().run();
+    run.assert_backend_failure(words);
+    let operations = endpoint.operations();
+    // Retried up to the limit: the other operations are abandoned as soon as one fails.
+    assert_eq!(
+        operations.values().max(),
+        Some(&MAX_ATTEMPTS),
+        "{fault:?}: {operations:?}"
+    );
+    // Attempts × attempt timeout plus backoff, far below the 8 s operation timeout; a bound,
+    // not a benchmark.
+    assert!(
+        run.elapsed < Duration::from_secs(15),
+        "{fault:?} took {:?}",
+        run.elapsed
+    );
+    run
+}
+
+#[test]
+fn endpoint_down_fails_fast_with_exit_3() {
+    let run = Case::new(&closed_endpoint()).fast().run();
+    run.assert_backend_failure(&["cannot reach the endpoint", "connection refused"]);
+    assert!(
+        run.elapsed < Duration::from_secs(15),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn throttling_is_retried_then_reported_as_throttling() {
+    assert_retried_past(Fault::Throttle, 2);
+    assert_gives_up(Fault::Throttle, &["throttled", "ThrottlingException"]);
+}
+
+#[test]
+fn server_errors_are_retried_then_reported() {
+    assert_retried_past(Fault::ServerError, 2);
+    assert_gives_up(Fault::ServerError, &["InternalServerError"]);
+}
+
+#[test]
+fn service_unavailable_is_retried_then_reported() {
+    assert_retried_past(Fault::Unavailable, 2);
+    assert_gives_up(Fault::Unavailable, &["ServiceUnavailable"]);
+}
+
+#[test]
+fn a_closed_connection_is_retried_then_reported() {
+    assert_retried_past(Fault::Reset, 2);
+    assert_gives_up(Fault::Reset, &["connection closed"]);
+}
+
+#[test]
+fn a_truncated_answer_is_retried_then_reported() {
+    assert_retried_past(Fault::Truncated, 2);
+    assert_gives_up(Fault::Truncated, &["could not be read"]);
+}
+
+#[test]
+fn a_slow_answer_is_retried_then_reported_as_a_timeout() {
+    assert_retried_past(SLOW, 2);
+    // Every attempt hit the 1 s attempt timeout, long before the 8 s operation timeout: the
+    // message must point at the attempt timeout, the setting that would help.
+    let run = assert_gives_up(SLOW, &["timed out", "attempt"]);
+    assert!(
+        run.elapsed >= Duration::from_secs(MAX_ATTEMPTS as u64),
+        "each attempt waited its 1 s: {:?}",
+        run.elapsed
+    );
+}
+
+/// A 200 whose body is not JSON is not retried by the SDK's standard strategy (it is not
+/// transient by any of its classifiers): one bad answer fails the run, with exit 3 and nothing
+/// on stdout.
+#[test]
+fn an_invalid_json_answer_is_not_retried_and_fails_with_exit_3() {
+    let endpoint = FaultProxy::start(moto().port);
+    endpoint.inject(Fault::InvalidJson, 1);
+    let run = Case::new(&endpoint.endpoint).fast().run();
+    assert_eq!(run.code, Some(3), "{run:#?}");
+    assert_eq!(run.stdout, "");
+    assert_no_secret(&run.stderr);
+    let operations = endpoint.operations();
+    assert_eq!(
+        operations.values().max(),
+        Some(&1),
+        "nothing is retried: {operations:?}"
+    );
+}
+
+/// The invalid answer for one operation at a time (the others answered by moto): each gives
+/// exit 3 and an error that names the operation and says its answer could not be understood.
+#[test]
+fn an_invalid_json_answer_is_reported_for_every_operation() {
+    let mut wrong = Vec::new();
+    for (target, action) in [
+        ("AmazonSSM.GetParametersByPath", "ssm:GetParametersByPath"),
+        (
+            "secretsmanager.BatchGetSecretValue",
+            "secretsmanager:BatchGetSecretValue",
+        ),
+        (
+            "secretsmanager.GetSecretValue",
+            "secretsmanager:GetSecretValue",
+        ),
+    ] {
+        let faulty = FaultProxy::start(moto().port);
+        faulty.inject(Fault::InvalidJson, usize::MAX);
+        let router = OperationRouter::start(target, &faulty, moto().port);
+        let run = Case::new(&router.endpoint).fast().run();
+        assert_eq!(run.code, Some(3), "{target}: {run:#?}");
+        assert_eq!(run.stdout, "");
+        assert_no_secret(&run.stderr);
+        assert_eq!(faulty.requests(), 1, "{target} is not retried");
+        let error = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_default();
+        let lower = error.to_lowercase();
+        if !(error.contains(&format!("{action} "))
+            && (lower.contains("answer") || lower.contains("response"))
+            && !lower.contains("unknown error"))
+        {
+            wrong.push(format!("{target}: {error}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "each error should name the operation and say its answer could not be read:\n{}",
+        wrong.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials
+
+/// Removes every credential source but the instance metadata service, which is left enabled and
+/// pointed at `imds` (loopback).
+fn without_credentials(case: Case, imds: &str) -> Case {
+    case.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds)
+}
+
+#[test]
+fn no_credentials_anywhere_fails_fast_with_a_hint() {
+    // The metadata endpoint refuses connections (a closed port), then accepts them and never
+    // answers (off EC2, where nothing answers at 169.254.169.254).
+    let silent = Listener::start(true);
+    for imds in [closed_endpoint(), silent.endpoint.clone()] {
+        let endpoint = FaultProxy::start(moto().port);
+        let run = without_credentials(Case::new(&endpoint.endpoint), &imds).run();
+        run.assert_backend_failure(&["credentials", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+        assert!(
+            run.elapsed < Duration::from_secs(4),
+            "metadata at {imds}: took {:?}",
+            run.elapsed
+        );
+        assert_eq!(
+            endpoint.requests(),
+            0,
+            "no request is sent without credentials"
+        );
+    }
+}
+
+#[test]
+fn credentials_from_the_bootstrap_file_alone_are_used() {
+    let imds = closed_endpoint();
+    let keys =
+        "AWS_ACCESS_KEY_ID=AKIAFETCHENVTEST\nAWS_SECRET_ACCESS_KEY=CANARY-secret-access-key-77f0";
+    let run = without_credentials(Case::new(&moto().endpoint), &imds)
+        .bootstrap_line(keys)
+        .run();
+    run.assert_resolved();
+    // A failure with the same keys never shows the secret key.
+    let run = without_credentials(Case::new(&closed_endpoint()), &imds)
+        .bootstrap_line(keys)
+        .fast()
+        .run();
+    run.assert_backend_failure(&["cannot reach the endpoint"]);
+}
+
+/// Keys in the environment and the region in the bootstrap file (where cloud-init puts it):
+/// nothing needs the instance metadata service, which off EC2 does not answer.
+#[test]
+fn keys_in_the_environment_with_the_region_in_the_bootstrap_file_never_ask_instance_metadata() {
+    let imds = Listener::start(false);
+    let run = Case::new(&moto().endpoint)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds.endpoint)
+        .bootstrap_line("AWS_REGION=eu-central-1")
+        .run();
+    run.assert_resolved();
+    assert_eq!(
+        imds.connections(),
+        0,
+        "the instance metadata service was asked ({:?}):\n{}",
+        run.elapsed,
+        run.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loopback helpers
+
+/// A loopback listener that counts connections and either closes them at once or holds them
+/// open without a word.
+struct Listener {
+    endpoint: String,
+    connections: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Listener {
+    fn start(hold: bool) -> Listener {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, stopped) = (Arc::clone(&connections), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                if hold {
+                    held.extend(stream.ok());
+                }
+            }
+        });
+        Listener {
+            endpoint,
+            connections,
+            stop,
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.endpoint.trim_start_matches("http://"));
+    }
+}
+
+/// Sends the requests of one API operation (by `X-Amz-Target`) to a `FaultProxy` and every
+/// other request to the server: a fault for that operation alone, whatever order the
+/// concurrent requests arrive in.
+struct OperationRouter {
+    endpoint: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl OperationRouter {
+    fn start(target: &'static str, faulty: &FaultProxy, healthy_port: u16) -> OperationRouter {
+        let faulty_port: u16 = faulty.endpoint.rsplit(':').next().unwrap().parse().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = stream else { continue };
+                std::thread::spawn(move || route(client, target, faulty_port, healthy_port));
+            }
+        });
+        OperationRouter { endpoint, stop }
+    }
+}
+
+impl Drop for OperationRouter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.endpoint.trim_start_matches("http://"));
+    }
+}
+
+/// One request: read it whole, pass it on, copy the answer back until the upstream closes.
+fn route(mut client: TcpStream, target: &str, faulty_port: u16, healthy_port: u16) {
+    let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut request = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        match client.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+        if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            l.strip_prefix(name)
+                .map(|v| v.trim_start_matches(':').trim().to_owned())
+        })
+    };
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while request.len() < head_end + length {
+        match client.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let port = if header("x-amz-target").as_deref() == Some(&target.to_ascii_lowercase()) {
+        faulty_port
+    } else {
+        healthy_port
+    };
+    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    if upstream.write_all(&request).is_ok() {
+        let _ = std::io::copy(&mut upstream, &mut client);
+    }
+    let _ = client.shutdown(Shutdown::Both);
+}
