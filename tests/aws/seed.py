@@ -12,6 +12,7 @@ usage: seed.py ENDPOINT STORE.yaml            create every parameter and secret;
        seed.py ENDPOINT --iam-setup POLICY STORE  on a server enforcing IAM: seed with an
                                               administrator, then create a user holding only
                                               POLICY (JSON); print the ARN map and its keys
+       seed.py ENDPOINT --create-binary-secret NAME BYTES  a SecretBinary secret; prints its ARN
        seed.py ENDPOINT --put-secret ID VALUE put a new value (rotation)
        seed.py ENDPOINT --delete-secret ID    delete a secret at once
 
@@ -121,6 +122,11 @@ def main():
         client("secretsmanager", endpoint).put_secret_value(
             SecretId=sys.argv[3], SecretString=sys.argv[4]
         )
+    elif sys.argv[2] == "--create-binary-secret":
+        created = client("secretsmanager", endpoint).create_secret(
+            Name=sys.argv[3], SecretBinary=sys.argv[4].encode()
+        )
+        print(json.dumps({sys.argv[3]: created["ARN"]}))
     elif sys.argv[2] == "--iam-setup":
         iam_setup(endpoint, sys.argv[3], sys.argv[4])
     elif sys.argv[2] == "--many":

@@ -124,3 +124,36 @@ fn a_missing_permission_is_named() {
             .contains("export DATABASE_URL='postgresql://postgres_admin:p%40ss")
     );
 }
+
+/// A binary secret cannot be an environment variable: exit 1, the secret named, its bytes not.
+#[test]
+fn a_binary_secret_is_refused_by_name() {
+    let moto = moto();
+    let arn = moto.create_binary_secret("aws-backend/binary-secret", "CANARY-binary-bytes");
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("vars.yaml");
+    std::fs::write(
+        &manifest,
+        "service: svc\nvariables:\n  - { name: ARN, source: local }\n  - { name: KEY, required: true, secret: { arn_from: ARN, type: string } }\n",
+    )
+    .unwrap();
+    let bootstrap = dir.path().join("bootstrap.env");
+    std::fs::write(
+        &bootstrap,
+        format!("NAMESPACE=aws-backend/binary\nARN={arn}\n"),
+    )
+    .unwrap();
+    let output = run(fetch_env_aws(&moto.endpoint)
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--bootstrap")
+        .arg(&bootstrap));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr.contains(&format!("secret {arn} is binary (SecretBinary)")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("CANARY"), "{stderr}");
+}

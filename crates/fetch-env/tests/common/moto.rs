@@ -105,6 +105,13 @@ impl Moto {
         (arns, text("access_key_id"), text("secret_access_key"))
     }
 
+    /// Creates a secret holding `bytes` as `SecretBinary`; returns its ARN.
+    pub fn create_binary_secret(&self, name: &str, bytes: &str) -> String {
+        let output = self.python(&["--create-binary-secret", name, bytes]);
+        let arns: HashMap<String, String> = serde_json::from_slice(&output).expect("JSON");
+        arns[name].clone()
+    }
+
     /// Puts a new value into a secret (what a rotation does).
     pub fn put_secret(&self, id: &str, value: &str) {
         self.python(&["--put-secret", id, value]);
