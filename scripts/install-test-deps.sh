@@ -19,6 +19,7 @@ command -v setpriv >/dev/null || missing+=(util-linux)
 command -v tinyproxy >/dev/null || [ -x /usr/bin/tinyproxy ] || [ -x /usr/sbin/tinyproxy ] || missing+=(tinyproxy)
 command -v jq >/dev/null || missing+=(jq)
 command -v yq >/dev/null || missing+=(yq)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -28,15 +29,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# moto's server and boto3 (the seeding script) and the AWS CLI (the benchmark's shell
-# contender), pinned, in a venv of their own.
+# moto's server and boto3 (the seeding script), the AWS CLI (the benchmark's shell
+# contender) and parliament (the IAM policy auditor the iam-policy tests run), pinned, in a venv
+# of their own.
 MOTO_VERSION=5.2.5
 AWSCLI_VERSION=1.46.3
+PARLIAMENT_VERSION=1.6.4
 venv=target/test-venv
-if ! "$venv/bin/python" -c "import moto, awscli; assert moto.__version__ == '$MOTO_VERSION'" 2>/dev/null; then
+if ! "$venv/bin/python" -c "
+import importlib.metadata as m, moto, awscli, parliament
+assert moto.__version__ == '$MOTO_VERSION'
+assert m.version('parliament') == '$PARLIAMENT_VERSION'" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "moto[server]==$MOTO_VERSION" "awscli==$AWSCLI_VERSION"
+    "moto[server]==$MOTO_VERSION" "awscli==$AWSCLI_VERSION" "parliament==$PARLIAMENT_VERSION"
 fi
 
 if [ -f tests/node/package.json ]; then

@@ -12,6 +12,10 @@ usage: seed.py ENDPOINT STORE.yaml            create every parameter and secret;
        seed.py ENDPOINT --iam-setup POLICY STORE  on a server enforcing IAM: seed with an
                                               administrator, then create a user holding only
                                               POLICY (JSON); print the ARN map and its keys
+       seed.py ENDPOINT --iam-users POLICIES STORE  the same for several users at once: POLICIES
+                                              is a JSON object mapping each user name to its
+                                              policy (JSON); print the ARN map and, under
+                                              "users", each user's keys
        seed.py ENDPOINT --create-binary-secret NAME BYTES  a SecretBinary secret; prints its ARN
        seed.py ENDPOINT --put-secret ID VALUE put a new value (rotation)
        seed.py ENDPOINT --delete-secret ID    delete a secret at once
@@ -59,6 +63,35 @@ def iam_setup(endpoint, policy, path):
         "access_key_id": key["AccessKeyId"],
         "secret_access_key": key["SecretAccessKey"],
     }))
+
+
+def iam_users(endpoint, policies, path):
+    """Like iam_setup, with one user per entry of `policies` (user name -> policy JSON): one
+    server and one interpreter start for many permission sets."""
+    iam = client("iam", endpoint)
+    iam.create_user(UserName="admin")
+    iam.put_user_policy(
+        UserName="admin",
+        PolicyName="admin",
+        PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }),
+    )
+    key = iam.create_access_key(UserName="admin")["AccessKey"]
+    KEYS.update(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    arns = seed_store(endpoint, load(path))
+    iam = client("iam", endpoint)
+    users = {}
+    for name, policy in json.loads(policies).items():
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=policy)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        users[name] = {
+            "access_key_id": key["AccessKeyId"],
+            "secret_access_key": key["SecretAccessKey"],
+        }
+    print(json.dumps({"arns": arns, "users": users}))
 
 
 def text(value):
@@ -129,6 +162,8 @@ def main():
         print(json.dumps({sys.argv[3]: created["ARN"]}))
     elif sys.argv[2] == "--iam-setup":
         iam_setup(endpoint, sys.argv[3], sys.argv[4])
+    elif sys.argv[2] == "--iam-users":
+        iam_users(endpoint, sys.argv[3], sys.argv[4])
     elif sys.argv[2] == "--many":
         seed_many(endpoint, sys.argv[3:])
     elif sys.argv[2] == "--delete-secret":

@@ -11,10 +11,12 @@ use fetch_env_core::{StoreError, sanitize};
 fn code_and_message<E: ProvideErrorMetadata>(
     error: &SdkError<E, HttpResponse>,
 ) -> Option<(String, Option<String>)> {
-    let service = error.as_service_error()?;
-    if let Some(code) = service.code() {
-        return Some((code.to_owned(), service.message().map(str::to_owned)));
+    if let Some(code) = error.as_service_error().and_then(|s| s.code()) {
+        let message = error.as_service_error().and_then(|s| s.message());
+        return Some((code.to_owned(), message.map(str::to_owned)));
     }
+    // An answer the protocol could not parse: a service error without a code, or (for some
+    // clients) a response error. Either may still be an error in another shape.
     let response = error.raw_response()?;
     let body = response
         .body()
@@ -92,10 +94,16 @@ where
                 format!("{action} on {resource}: the request failed ({cause})")
             }
         }
-        SdkError::ResponseError(_) => format!(
-            "{action} on {resource}: the answer could not be read ({})",
-            chain(error)
-        ),
+        SdkError::ResponseError(_) => match code_and_message(error) {
+            Some((code, message)) => {
+                let detail = message.map(|m| format!(": {}", sanitize(&m))).unwrap_or_default();
+                service_message(&sanitize(&code), &detail, action, resource)
+            }
+            None => format!(
+                "{action} on {resource}: the answer could not be read ({})",
+                chain(error)
+            ),
+        },
         SdkError::ConstructionFailure(_) => {
             let cause = chain(error);
             if cause.contains("credentials") || cause.contains("identity") {

@@ -20,6 +20,7 @@ mod env_name;
 mod file_store;
 mod location;
 mod manifest;
+mod material;
 mod raw_manifest;
 mod render;
 mod resolution;
@@ -37,9 +38,10 @@ pub use env_name::{EnvName, InvalidEnvName};
 pub use file_store::{FileStore, FileStoreError};
 pub use location::Location;
 pub use manifest::{
-    Composition, Container, Lookup, Manifest, ManifestError, Origin, Problem, Requirement, Scope,
-    SecretRef, SecretType, Variable,
+    Composition, Container, Decode, FileSpec, Lookup, Manifest, ManifestError, Origin, PemContent,
+    Problem, Requirement, Scope, SecretRef, SecretType, Variable,
 };
+pub use material::{Material, MaterialError};
 pub use render::{Format, RenderError, render};
 pub use resolution::{
     Failure, Resolution, ResolveError, ResolveOptions, ResolvedVariable, Source, VariableStatus,
@@ -53,3 +55,4 @@ pub use store::{
     StoreError, StoreRequest, StoreResponse,
 };
 pub use template::{Template, TemplateError, percent_encode};
+pub use yaml::did_you_mean;

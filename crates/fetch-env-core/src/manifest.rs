@@ -49,6 +49,39 @@ pub struct Variable {
     pub origin: Origin,
     pub scope: Scope,
     pub containers: Vec<Container>,
+    /// `file:`: the value is also written to a file (TLS material).
+    pub file: Option<FileSpec>,
+}
+
+/// `file:` of a variable: where and how its value is materialised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    /// The declared variable holding the path (its `default` is the default path).
+    pub path_from: EnvName,
+    pub decode: Decode,
+    pub content: PemContent,
+    /// Permission bits, e.g. `0o600`.
+    pub mode: u32,
+    /// `uid:gid`.
+    pub owner: Option<(u32, u32)>,
+}
+
+/// How a `file:` value becomes the file's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decode {
+    /// Raw PEM is written as is; anything else is base64-decoded (the default).
+    Auto,
+    Base64,
+    Pem,
+}
+
+/// What a `file:` must contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PemContent {
+    /// One or more `CERTIFICATE` sections (a CA bundle).
+    Certificates,
+    /// Exactly one private key (`PRIVATE KEY`, `RSA PRIVATE KEY` or `EC PRIVATE KEY`).
+    PrivateKey,
 }
 
 /// One entry of `containers:`: a docker compose service, and where the manifest names it.
@@ -426,13 +459,6 @@ impl Validator {
                 None
             }
         };
-        if let Some(file) = &raw.file {
-            self.problem(
-                file,
-                "`file` (TLS material as files) is not supported by this version of fetch-env",
-            );
-        }
-
         let local = match &raw.source {
             None => false,
             Some(s) if s.value == "local" => true,
@@ -554,9 +580,18 @@ impl Validator {
             Some(Origin::Remote)
         };
 
+        let file = match &raw.file {
+            Some(file) => self.file(file, name.as_ref(), context),
+            None => None,
+        };
+        if raw.file.is_some() && file.is_none() {
+            return None;
+        }
+
         Some(Variable {
             name: name?,
             location: self.at(loc_of(raw_name)),
+            file,
             description: raw.description.as_ref().map(|d| d.value.clone()),
             requirement,
             default: raw.default.as_ref().map(|d| d.value.clone()),
@@ -564,6 +599,118 @@ impl Validator {
             origin: origin?,
             scope,
             containers,
+        })
+    }
+
+    fn file(
+        &mut self,
+        file: &Spanned<crate::raw_manifest::RawFile>,
+        name: Option<&EnvName>,
+        context: &Context<'_>,
+    ) -> Option<FileSpec> {
+        let raw = &file.value;
+        self.absorb(raw.problems.clone());
+        let mut ok = true;
+        let path_from = match &raw.path_from {
+            None => {
+                self.problem(
+                    loc_of(file),
+                    "missing field `path_from` in `file` (the variable holding the path)",
+                );
+                None
+            }
+            Some(p) if name.is_some_and(|n| n.as_str() == p.value) => {
+                self.problem(loc_of(p), "`path_from` cannot be the variable itself");
+                None
+            }
+            Some(p) => self.reference(
+                &p.value,
+                loc_of(p),
+                "`path_from` variable",
+                context.declared,
+            ),
+        };
+        let decode = match raw.decode.as_ref().map(|d| (d, d.value.as_str())) {
+            None | Some((_, "auto")) => Decode::Auto,
+            Some((_, "base64")) => Decode::Base64,
+            Some((_, "pem")) => Decode::Pem,
+            Some((d, other)) => {
+                let message = format!(
+                    "unknown decode `{}` (expected `auto`, `base64` or `pem`)",
+                    crate::sanitize::sanitize(other)
+                );
+                self.problem(loc_of(d), message);
+                ok = false;
+                Decode::Auto
+            }
+        };
+        let content = match raw.content.as_ref().map(|c| (c, c.value.as_str())) {
+            None | Some((_, "certificates")) => PemContent::Certificates,
+            Some((_, "private-key")) => PemContent::PrivateKey,
+            Some((c, other)) => {
+                let message = format!(
+                    "unknown content `{}` (expected `certificates` or `private-key`)",
+                    crate::sanitize::sanitize(other)
+                );
+                self.problem(loc_of(c), message);
+                ok = false;
+                PemContent::Certificates
+            }
+        };
+        let mode = match &raw.mode {
+            None if content == PemContent::PrivateKey => 0o600,
+            None => 0o644,
+            Some(m) => match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {
+                Ok(mode) if mode <= 0o777 && m.value.len() >= 3 => mode,
+                _ => {
+                    let message = format!(
+                        "`mode` must be octal permission bits like '0600', not `{}`",
+                        crate::sanitize::sanitize(&m.value)
+                    );
+                    self.problem(loc_of(m), message);
+                    ok = false;
+                    0
+                }
+            },
+        };
+        if content == PemContent::PrivateKey && mode & 0o077 != 0 {
+            let at = raw
+                .mode
+                .as_ref()
+                .map(|m| m.referenced)
+                .unwrap_or(file.referenced);
+            self.problem(
+                &at,
+                format!("a private key must not be readable by group or others (mode {mode:04o})"),
+            );
+            ok = false;
+        }
+        let owner = match &raw.owner {
+            None => None,
+            Some(o) => match o
+                .value
+                .split_once(':')
+                .map(|(u, g)| (u.parse::<u32>(), g.parse::<u32>()))
+            {
+                Some((Ok(uid), Ok(gid))) => Some((uid, gid)),
+                _ => {
+                    let message = format!(
+                        "`owner` must be numeric `uid:gid` like '70:70', not `{}`",
+                        crate::sanitize::sanitize(&o.value)
+                    );
+                    self.problem(loc_of(o), message);
+                    ok = false;
+                    None
+                }
+            },
+        };
+        let path_from = path_from?;
+        ok.then_some(FileSpec {
+            path_from,
+            decode,
+            content,
+            mode,
+            owner,
         })
     }
 

@@ -27,6 +27,7 @@ pub(crate) const VARIABLE_FIELDS: &[&str] = &[
 ];
 pub(crate) const SECRET_FIELDS: &[&str] = &["arn_from", "type", "key"];
 pub(crate) const COMPOSE_FIELDS: &[&str] = &["template", "encode"];
+pub(crate) const FILE_FIELDS: &[&str] = &["path_from", "decode", "content", "mode", "owner"];
 
 #[derive(Default)]
 pub(crate) struct RawManifest {
@@ -56,8 +57,7 @@ pub(crate) struct RawVariable {
     pub containers: Option<Spanned<Vec<Spanned<String>>>>,
     pub secret: Option<Spanned<RawSecret>>,
     pub compose: Option<Spanned<RawCompose>>,
-    /// `file:` (TLS material as files) is recognised so that it can be reported precisely.
-    pub file: Option<serde_saphyr::Location>,
+    pub file: Option<Spanned<RawFile>>,
     pub problems: Vec<YamlProblem>,
 }
 
@@ -66,6 +66,16 @@ pub(crate) struct RawSecret {
     pub arn_from: Option<Spanned<String>>,
     pub kind: Option<Spanned<String>>,
     pub key: Option<Spanned<String>>,
+    pub problems: Vec<YamlProblem>,
+}
+
+#[derive(Default)]
+pub(crate) struct RawFile {
+    pub path_from: Option<Spanned<String>>,
+    pub decode: Option<Spanned<String>>,
+    pub content: Option<Spanned<String>>,
+    pub mode: Option<Spanned<String>>,
+    pub owner: Option<Spanned<String>>,
     pub problems: Vec<YamlProblem>,
 }
 
@@ -153,10 +163,7 @@ mapping!(
                 Some("containers") => out.containers = Some(map.next_value()?),
                 Some("secret") => out.secret = Some(map.next_value()?),
                 Some("compose") => out.compose = Some(map.next_value()?),
-                Some("file") => {
-                    out.file = Some(key.referenced);
-                    skip_value(&mut map)?;
-                }
+                Some("file") => out.file = Some(map.next_value()?),
                 _ => skip_value(&mut map)?,
             }
         }
@@ -176,6 +183,27 @@ mapping!(
                 Some("arn_from") => out.arn_from = Some(map.next_value()?),
                 Some("type") => out.kind = Some(map.next_value()?),
                 Some("key") => out.key = Some(map.next_value()?),
+                _ => skip_value(&mut map)?,
+            }
+        }
+        out.problems = keys.problems;
+        Ok(out)
+    }
+);
+
+mapping!(
+    RawFile,
+    "a `file` mapping (`path_from`, `decode`, `content`, `mode`, `owner`)",
+    |mut map: A| {
+        let mut keys = KeyTracker::new("`file`", FILE_FIELDS);
+        let mut out = RawFile::default();
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            match keys.accept(&key) {
+                Some("path_from") => out.path_from = Some(map.next_value()?),
+                Some("decode") => out.decode = Some(map.next_value()?),
+                Some("content") => out.content = Some(map.next_value()?),
+                Some("mode") => out.mode = Some(map.next_value()?),
+                Some("owner") => out.owner = Some(map.next_value()?),
                 _ => skip_value(&mut map)?,
             }
         }

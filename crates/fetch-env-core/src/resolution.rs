@@ -12,6 +12,7 @@ use std::fmt;
 use crate::bootstrap::Bootstrap;
 use crate::env_name::EnvName;
 use crate::manifest::{Manifest, Origin, Requirement, SecretType, Variable};
+use crate::material::{Material, MaterialError};
 use crate::secret_json::{SecretJsonError, parse_object};
 use crate::secret_value::SecretValue;
 use crate::store::{
@@ -144,6 +145,14 @@ pub enum Failure {
     },
     #[error("the value of {name} contains a NUL byte, which no environment variable can hold")]
     NulByte { name: EnvName },
+    #[error("{name} is to be written to the file named by {path_from}, but {path_from} is unset")]
+    MaterialPathUnset { name: EnvName, path_from: EnvName },
+    #[error(
+        "{name} is to be written to the file named by {path_from}, whose value is not an absolute path"
+    )]
+    MaterialPathRelative { name: EnvName, path_from: EnvName },
+    #[error("the value of {name} {error}")]
+    InvalidMaterial { name: EnvName, error: MaterialError },
 }
 
 fn list(keys: &[String]) -> String {
@@ -177,12 +186,28 @@ pub struct Resolution<'m> {
     pub warnings: Vec<String>,
     /// What was asked of the store.
     pub request: StoreRequest,
+    /// The files (`file:`) to write, decoded and validated, in manifest order.
+    pub materials: Vec<Material>,
 }
 
 impl<'m> Resolution<'m> {
     /// `true` when nothing failed: the only state in which values may be output.
     pub fn succeeded(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// The files of the variables that `container` receives (all of them when `None`).
+    pub fn materials(&self, container: Option<&str>) -> Vec<&Material> {
+        self.materials
+            .iter()
+            .filter(|m| {
+                container.is_none_or(|c| {
+                    self.manifest
+                        .variable(m.variable.as_str())
+                        .is_some_and(|v| v.is_for_container(c))
+                })
+            })
+            .collect()
     }
 
     /// The resolved variables that `container` receives (all of them when `None`), in manifest
@@ -350,12 +375,48 @@ pub fn resolve<'m>(
             variables[i].masked |= inputs_masked;
         }
     }
+    let mut materials = Vec::new();
+    for resolved in &variables {
+        let (Some(spec), Some(value)) = (&resolved.variable.file, &resolved.value) else {
+            continue;
+        };
+        let name = resolved.variable.name.clone();
+        let path = variables
+            .iter()
+            .find(|v| v.variable.name == spec.path_from)
+            .and_then(|v| v.value.as_ref());
+        let Some(path) = path else {
+            r.failures.push(Failure::MaterialPathUnset {
+                name,
+                path_from: spec.path_from.clone(),
+            });
+            continue;
+        };
+        if !path.expose().starts_with('/') {
+            r.failures.push(Failure::MaterialPathRelative {
+                name,
+                path_from: spec.path_from.clone(),
+            });
+            continue;
+        }
+        match crate::material::decode(value.expose(), spec.decode, spec.content) {
+            Ok(contents) => materials.push(Material {
+                variable: name,
+                path: path.expose().to_owned(),
+                contents,
+                mode: spec.mode,
+                owner: spec.owner,
+            }),
+            Err(error) => r.failures.push(Failure::InvalidMaterial { name, error }),
+        }
+    }
     Ok(Resolution {
         manifest,
         variables,
         failures: r.failures,
         warnings: r.warnings,
         request,
+        materials,
     })
 }
 

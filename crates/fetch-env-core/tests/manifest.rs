@@ -242,3 +242,50 @@ fn alias_bombs_are_bounded() {
     // A bound, not a benchmark: an unbounded expansion of 10^12 nodes would never return.
     assert!(started.elapsed().as_secs() < 30);
 }
+
+#[test]
+fn file_specs_are_validated() {
+    let p = problems(
+        "service: s\nvariables:\n  - name: KEY\n    file: { path_from: KEY_FILE, content: private-key, mode: '0644' }\n  - name: CA\n    file: { path_from: NOPE, decode: hex, mode: '999', owner: 'postgres' }\n  - name: OTHER\n    file: { content: chain }\n  - { name: KEY_FILE, default: /etc/ssl/k }\n",
+    );
+    assert_has(
+        &p,
+        "vars.yaml:4:62: a private key must not be readable by group or others (mode 0644)",
+    );
+    assert_has(
+        &p,
+        "vars.yaml:6:24: `path_from` variable `NOPE` is not declared",
+    );
+    assert_has(
+        &p,
+        "vars.yaml:6:38: unknown decode `hex` (expected `auto`, `base64` or `pem`)",
+    );
+    assert_has(
+        &p,
+        "vars.yaml:6:49: `mode` must be octal permission bits like '0600', not `999`",
+    );
+    assert_has(
+        &p,
+        "vars.yaml:6:63: `owner` must be numeric `uid:gid` like '70:70', not `postgres`",
+    );
+    assert_has(
+        &p,
+        "vars.yaml:8:11: missing field `path_from` in `file` (the variable holding the path)",
+    );
+    assert_has(
+        &p,
+        "vars.yaml:8:22: unknown content `chain` (expected `certificates` or `private-key`)",
+    );
+}
+
+#[test]
+fn file_specs_default_their_mode_by_content() {
+    let m = Manifest::parse(
+        Arc::from("vars.yaml"),
+        "service: s\nvariables:\n  - { name: KEY, file: { path_from: P, content: private-key, owner: '70:70' } }\n  - { name: CA, file: { path_from: P } }\n  - { name: P, default: /x }\n",
+    )
+    .unwrap();
+    let key = m.variable("KEY").unwrap().file.clone().unwrap();
+    assert_eq!((key.mode, key.owner), (0o600, Some((70, 70))));
+    assert_eq!(m.variable("CA").unwrap().file.clone().unwrap().mode, 0o644);
+}

@@ -80,6 +80,10 @@ pub struct Global {
     /// Report on stderr the requests made per API operation and the time per phase.
     #[arg(long, short, global = true)]
     pub verbose: bool,
+
+    /// Show the files (`file:` in the manifest) that would be written, and write none.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
 }
 
 impl Global {
@@ -130,6 +134,13 @@ pub enum Command {
     Check(CheckArgs),
     /// One row per variable: status, source, containers; sensitive values masked.
     Explain(ExplainArgs),
+    /// Resolve afresh, write the files, then `docker compose up -d` with the resolved
+    /// environment (only the named containers, with --no-deps, when --containers is given).
+    Restart(RestartArgs),
+    /// The containers that receive VARIABLE, directly or through a composed variable.
+    Consumers(ConsumersArgs),
+    /// The least-privilege IAM policy this manifest needs on this host, as JSON.
+    IamPolicy(IamPolicyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +168,36 @@ pub struct CheckArgs {
     /// Also resolve against the store and report drift (keys no variable declares).
     #[arg(long)]
     pub remote: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Comma-separated compose services to restart (with --no-deps); all when omitted.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub containers: Vec<String>,
+
+    /// The compose command (split on spaces). Also FETCH_ENV_COMPOSE.
+    #[arg(long, value_name = "COMMAND")]
+    pub compose_command: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsumersArgs {
+    /// A declared variable.
+    #[arg(value_name = "VARIABLE")]
+    pub variable: String,
+
+    /// Print only the container names, comma-separated (for `restart --containers`).
+    #[arg(long)]
+    pub names: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The AWS account id for resource ARNs; by default the account of the `arn_from` ARNs,
+    /// else `*`.
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

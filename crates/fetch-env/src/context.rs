@@ -12,6 +12,7 @@ use fetch_env_aws::{AwsSettings, AwsStore};
 
 use crate::cli::Global;
 use crate::exit::{Exit, Failure};
+use crate::output_file::{WriteOptions, Written, plan, write_atomically};
 
 /// The manifest and bootstrap file of one invocation.
 #[derive(Debug)]
@@ -169,7 +170,49 @@ pub fn with_resolved<T>(
     }
     let resolution = resolution?;
     require_success(&resolution)?;
+    write_materials(&resolution, container, global.dry_run)?;
     then(&inputs, &resolution)
+}
+
+/// Writes the `file:` material of a successful resolution (only what `container` receives),
+/// or with `dry_run` says what would be written. Files that already hold the same bytes, mode
+/// and owner are left alone.
+pub fn write_materials(
+    resolution: &Resolution<'_>,
+    container: Option<&str>,
+    dry_run: bool,
+) -> Result<(), Failure> {
+    for material in resolution.materials(container) {
+        let options = WriteOptions {
+            mode: material.mode,
+            owner: material.owner,
+            create_parents: true,
+        };
+        let path = Path::new(&material.path);
+        let owner = material
+            .owner
+            .map(|(u, g)| format!(", owner {u}:{g}"))
+            .unwrap_or_default();
+        let what = format!(
+            "{} ({}: {} bytes, mode {:04o}{owner})",
+            material.path,
+            material.variable,
+            material.contents.len(),
+            material.mode
+        );
+        if dry_run {
+            let outcome = plan(path, &material.contents, options).map_err(Failure::usage)?;
+            let verb = match outcome {
+                Written::Created => "would create",
+                Written::Replaced => "would replace",
+                Written::Unchanged => "would leave unchanged",
+            };
+            crate::exit::eprintln_line(&format!("fetch-env: {verb} {what}"));
+        } else {
+            write_atomically(path, &material.contents, options).map_err(Failure::usage)?;
+        }
+    }
+    Ok(())
 }
 
 /// `--container NAME` must name a container some variable is declared for: a typo would

@@ -8,7 +8,7 @@ use fetch_env_core::{Format, render};
 use crate::cli::{FormatArg, Global, OutputArgs};
 use crate::context::with_resolved;
 use crate::exit::{Exit, Failure};
-use crate::output_file::write_atomically;
+use crate::output_file::{WriteOptions, write_atomically};
 
 pub fn export(global: &Global, args: &OutputArgs) -> Result<Exit, Failure> {
     with_resolved(global, args.container.as_deref(), |_, resolution| {
@@ -21,7 +21,14 @@ pub fn export(global: &Global, args: &OutputArgs) -> Result<Exit, Failure> {
         let text =
             render(&environment, format).map_err(|e| Failure::new(Exit::ResolutionFailed, e))?;
         match &args.output {
-            Some(path) => write_atomically(path, text.as_bytes()).map_err(Failure::usage)?,
+            Some(path) => {
+                let options = WriteOptions {
+                    mode: 0o600,
+                    owner: None,
+                    create_parents: false,
+                };
+                write_atomically(path, text.as_bytes(), options).map_err(Failure::usage)?;
+            }
             None => {
                 let mut stdout = std::io::stdout().lock();
                 if let Err(e) = stdout

@@ -9,11 +9,14 @@
 
 mod check;
 mod cli;
+mod consumers;
 mod context;
 mod exit;
 mod explain;
 mod export;
+mod iam_policy;
 mod output_file;
+mod restart;
 mod run;
 
 use std::process::ExitCode;
@@ -37,6 +40,9 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run::run(&cli.global, args),
         Some(Command::Check(args)) => check::check(&cli.global, args),
         Some(Command::Explain(args)) => explain::explain(&cli.global, args),
+        Some(Command::Restart(args)) => restart::restart(&cli.global, args),
+        Some(Command::Consumers(args)) => consumers::consumers(&cli.global, args),
+        Some(Command::IamPolicy(args)) => iam_policy::iam_policy(&cli.global, args),
     };
     match outcome {
         Ok(exit) => exit.into(),

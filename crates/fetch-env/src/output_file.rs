@@ -1,25 +1,89 @@
-//! Writing an output file without ever leaving a partial or world-readable one: a temporary
-//! file with mode 0600 in the target's directory, fsync, rename over the target, fsync of the
-//! directory. A symlink at the target is refused rather than followed.
+//! Writing files without ever leaving a partial or over-readable one: a temporary file created
+//! with the final mode in the target's directory, owner set, fsync, rename over the target,
+//! fsync of the directory. A symlink or anything but a regular file at the target is refused
+//! rather than followed or replaced.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
 
-pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), String> {
+use zeroize::Zeroizing;
+
+/// How a file is written.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOptions {
+    /// Permission bits.
+    pub mode: u32,
+    /// `uid:gid`, when the file must belong to someone else (a database's TLS key).
+    pub owner: Option<(u32, u32)>,
+    /// Create missing parent directories (mode 0755).
+    pub create_parents: bool,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Created,
+    Replaced,
+    /// Same bytes, mode and owner already: nothing was touched.
+    Unchanged,
+}
+
+/// What writing `contents` to `path` would do, without doing it.
+pub fn plan(path: &Path, contents: &[u8], options: WriteOptions) -> Result<Written, String> {
     let shown = path.display();
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.file_type().is_symlink() {
-            return Err(format!("{shown}: refusing to write through a symlink"));
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Written::Created),
+        Err(e) => Err(format!("{shown}: {e}")),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            Err(format!("{shown}: refusing to write through a symlink"))
         }
-        if !meta.file_type().is_file() {
-            return Err(format!("{shown}: exists and is not a regular file"));
+        Ok(meta) if !meta.file_type().is_file() => {
+            Err(format!("{shown}: exists and is not a regular file"))
         }
+        Ok(meta) => {
+            let same_mode = meta.permissions().mode() & 0o7777 == options.mode;
+            let same_owner = options
+                .owner
+                .is_none_or(|(uid, gid)| meta.uid() == uid && meta.gid() == gid);
+            if same_mode && same_owner && meta.len() == contents.len() as u64 {
+                let mut current = Zeroizing::new(Vec::with_capacity(contents.len()));
+                std::fs::File::open(path)
+                    .and_then(|mut f| f.read_to_end(&mut current))
+                    .map_err(|e| format!("{shown}: {e}"))?;
+                if current.as_slice() == contents {
+                    return Ok(Written::Unchanged);
+                }
+            }
+            Ok(Written::Replaced)
+        }
+    }
+}
+
+/// Writes `contents` to `path` atomically, unless it already holds exactly that.
+pub fn write_atomically(
+    path: &Path,
+    contents: &[u8],
+    options: WriteOptions,
+) -> Result<Written, String> {
+    let shown = path.display();
+    let outcome = plan(path, contents, options)?;
+    if outcome == Written::Unchanged {
+        return Ok(outcome);
     }
     let directory = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    // tempfile creates the file with mode 0600 and O_EXCL.
+    if options.create_parents && !directory.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(directory)
+            .map_err(|e| format!("{shown}: cannot create {}: {e}", directory.display()))?;
+    }
+    // tempfile creates the file with O_EXCL and mode 0600; the final mode and owner are set
+    // before the rename, so the target never has other permissions than asked.
     let mut file = tempfile::Builder::new()
         .prefix(".fetch-env.")
         .tempfile_in(directory)
@@ -30,6 +94,14 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), String> {
             )
         })?;
     file.write_all(contents)
+        .and_then(|()| {
+            file.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(options.mode))
+        })
+        .and_then(|()| match options.owner {
+            Some((uid, gid)) => std::os::unix::fs::fchown(file.as_file(), Some(uid), Some(gid)),
+            None => Ok(()),
+        })
         .and_then(|()| file.as_file().sync_all())
         .map_err(|e| format!("{shown}: cannot write: {e}"))?;
     file.persist(path)
@@ -37,5 +109,5 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), String> {
     if let Ok(dir) = std::fs::File::open(directory) {
         let _ = dir.sync_all();
     }
-    Ok(())
+    Ok(outcome)
 }

@@ -18,6 +18,15 @@ pub fn run(global: &Global, args: &RunArgs) -> Result<Exit, Failure> {
     };
     with_resolved(global, args.container.as_deref(), |_, resolution| {
         let environment = resolution.environment(args.container.as_deref());
+        if global.dry_run {
+            let shown: Vec<String> = args
+                .command
+                .iter()
+                .map(|a| fetch_env_core::sanitize(&a.to_string_lossy()))
+                .collect();
+            crate::exit::eprintln_line(&format!("fetch-env: would run: {}", shown.join(" ")));
+            return Ok(Exit::Success);
+        }
         let mut command = Command::new(program);
         command.args(arguments);
         for (name, value) in environment {

@@ -37,7 +37,7 @@ const STORE: &str = r#"
 parameters:
   /voiceai/net/api/DATABASE_HOST: db.net.example
   /voiceai/net/api/DATABASE_NAME: telapi
-  /voiceai/net/api/DATABASE_SSL_CA_BUNDLE_B64:
+  /voiceai/net/api/DATABASE_SSL_MODE:
     type: SecureString
     value: CANARY-ssm-securestring-5d1e
 secrets:

@@ -62,7 +62,7 @@ fn the_second_command_is_what_ci_runs() {
 
 #[test]
 fn check_is_clean_on_every_example() {
-    for name in ["api", "aurora-reader", "elasticache-rbac", "app-db-user"] {
+    for name in ["api", "aurora-reader", "elasticache-rbac", "app-db-user", "tls-files"] {
         let output = fetch_env()
             .arg("--manifest")
             .arg(example(name, "vars.yaml"))
