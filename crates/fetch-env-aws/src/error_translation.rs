@@ -96,7 +96,9 @@ where
         }
         SdkError::ResponseError(_) => match code_and_message(error) {
             Some((code, message)) => {
-                let detail = message.map(|m| format!(": {}", sanitize(&m))).unwrap_or_default();
+                let detail = message
+                    .map(|m| format!(": {}", sanitize(&m)))
+                    .unwrap_or_default();
                 service_message(&sanitize(&code), &detail, action, resource)
             }
             None => format!(

@@ -1,7 +1,14 @@
 //! The parts of a `docker-compose.yaml` that `check --compose` cross-checks against the
-//! manifest: the services, what each passes into its environment, and every `${VAR}` the file
-//! interpolates. Only reading; compose itself stays the authority on everything else.
+//! manifest: the services, what each passes into its environment, and every interpolation the
+//! file contains. Only reading; compose itself stays the authority on everything else.
+//!
+//! The file is parsed as YAML (anchors, aliases and `<<` merges resolved, comments ignored) and
+//! interpolation is applied, as compose applies it, to every string value, never to keys. Each
+//! interpolation is located at its own `$` in the source: the scalar's raw text is scanned the
+//! same way as its value, and where the two disagree (an escape sequence spelling a `$`, say)
+//! the scalar's start is named instead.
 
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,32 +17,131 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use crate::location::Location;
-use crate::yaml::{self, Entries, skip_value};
+use crate::yaml;
 
 /// A compose file, as far as fetch-env needs it.
 #[derive(Debug, Clone)]
 pub struct ComposeFile {
     pub path: Arc<str>,
     pub services: Vec<ComposeService>,
+    /// Every interpolation in the file, in file order (an anchored value once, however often
+    /// it is aliased).
     pub references: Vec<ComposeReference>,
+    /// Every `$` that compose refuses to interpolate ("Invalid interpolation format").
+    pub invalid: Vec<Location>,
 }
 
-/// One service and the environment keys it declares.
+/// One service and what it passes into its containers' environment.
 #[derive(Debug, Clone)]
 pub struct ComposeService {
     pub name: String,
     pub location: Location,
-    /// `environment:` keys, in list or map form.
-    pub environment: Vec<String>,
+    /// `environment:` entries, in list or map form; with `extends:` of a service of the same
+    /// file, the inherited entries too (the service's own win, as in compose).
+    pub environment: Vec<EnvironmentEntry>,
+    /// Sources of environment variables that cannot be read statically.
+    pub opaque: Vec<OpaqueSource>,
 }
 
-/// One interpolation (`${VAR}`, `${VAR:-default}`, `${VAR:?message}`, `$VAR`).
+/// One entry of a service's `environment:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentEntry {
+    /// The variable the container receives.
+    pub name: String,
+    pub location: Location,
+    pub value: EntryValue,
+}
+
+/// What an environment entry gives the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryValue {
+    /// `- NAME` or `NAME:` (no value): compose passes NAME from its own environment.
+    PassThrough,
+    /// A value: the names it interpolates (`NAME=${OTHER}` gives `["OTHER"]`; a fixed value
+    /// gives none).
+    Set { references: Vec<String> },
+}
+
+/// Where a service gets variables that `check` cannot see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpaqueSource {
+    pub location: Location,
+    pub kind: OpaqueKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpaqueKind {
+    /// `env_file:`: a file read when compose runs.
+    EnvFile,
+    /// `extends:` of a service in another file.
+    ExtendsFile,
+}
+
+impl fmt::Display for OpaqueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OpaqueKind::EnvFile => "`env_file`",
+            OpaqueKind::ExtendsFile => "`extends` of another file",
+        })
+    }
+}
+
+impl EnvironmentEntry {
+    /// Whether this entry hands the value of `variable` to the container, under its own name
+    /// or another: `NAME=${NAME}`, `NAME: ${NAME:-x}`, a bare `NAME`, or `ALIAS=${NAME}`.
+    pub fn passes(&self, variable: &str) -> bool {
+        match &self.value {
+            EntryValue::PassThrough => self.name == variable,
+            EntryValue::Set { references } => references.iter().any(|r| r == variable),
+        }
+    }
+
+    /// `- NAME` or `NAME:`: the value comes from compose's own environment.
+    pub fn is_pass_through(&self) -> bool {
+        self.value == EntryValue::PassThrough
+    }
+
+    /// The names the entry's value interpolates (none for a pass-through or a fixed value).
+    pub fn references(&self) -> &[String] {
+        match &self.value {
+            EntryValue::PassThrough => &[],
+            EntryValue::Set { references } => references,
+        }
+    }
+}
+
+/// One interpolation: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`,
+/// `${VAR?message}`, `${VAR:+alt}`, `${VAR+alt}` or `$VAR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComposeReference {
     pub name: String,
     pub location: Location,
-    /// `${VAR:-x}` / `${VAR-x}`: compose has a fallback when the variable is unset.
-    pub has_default: bool,
+    pub fallback: Fallback,
+}
+
+/// What compose does when the variable is unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// `${VAR}`, `$VAR`: substitutes an empty string (with a warning).
+    Empty,
+    /// `${VAR:-x}`, `${VAR-x}`: substitutes the default.
+    Default,
+    /// `${VAR:+x}`, `${VAR+x}`: substitutes nothing; the variable only switches a value on.
+    Alternative,
+    /// `${VAR:?msg}`, `${VAR?msg}`: refuses the file.
+    Required,
+}
+
+impl ComposeReference {
+    /// Whether compose has something of its own to use when the variable is unset.
+    pub fn has_default(&self) -> bool {
+        matches!(self.fallback, Fallback::Default | Fallback::Alternative)
+    }
+
+    /// `${VAR:?message}` or `${VAR?message}`: compose refuses the file when VAR is unset.
+    pub fn is_required(&self) -> bool {
+        self.fallback == Fallback::Required
+    }
 }
 
 /// A compose file that cannot be read.
@@ -59,30 +165,39 @@ impl ComposeFile {
 
     /// Parses `text`, naming `path` in errors.
     pub fn parse(path: Arc<str>, text: &str) -> Result<Self, ComposeError> {
-        let raw: RawCompose =
-            serde_saphyr::from_str_with_options::<Option<RawCompose>>(text, yaml::options())
+        let root =
+            serde_saphyr::from_str_with_options::<Option<Spanned<Node>>>(text, yaml::options())
                 .map_err(|e| {
                     let p = yaml::problem_from_error(&e);
                     ComposeError {
                         location: Location::new(&path, p.line, p.column),
                         message: p.message,
                     }
-                })?
-                .unwrap_or_default();
-        let services = raw
-            .services
-            .into_iter()
-            .map(|(name, service)| ComposeService {
-                location: Location::from_yaml(&path, &name.referenced),
-                name: name.value,
-                environment: service.value.environment,
-            })
-            .collect();
-        let references = interpolations(&path, text);
+                })?;
+        let reader = Reader {
+            path: Arc::clone(&path),
+            text,
+            lines: LineIndex::new(text),
+        };
+
+        let mut references = Vec::new();
+        let mut invalid = Vec::new();
+        let mut seen = HashSet::new();
+        if let Some(root) = &root {
+            reader.collect(root, &mut seen, &mut references, &mut invalid);
+        }
+        references.sort_by(|a, b| a.location.cmp(&b.location));
+        invalid.sort();
+
+        let services = match &root {
+            None => Vec::new(),
+            Some(root) => reader.services(root)?,
+        };
         Ok(Self {
             path,
             services,
             references,
+            invalid,
         })
     }
 
@@ -92,161 +207,594 @@ impl ComposeFile {
     }
 }
 
-/// Every interpolation in `text`, located. Comment lines are skipped; `$$` is a literal `$`.
-fn interpolations(path: &Arc<str>, text: &str) -> Vec<ComposeReference> {
-    let mut found = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim_start().starts_with('#') {
+/// A YAML node with every value located.
+#[derive(Debug)]
+enum Node {
+    Map(Vec<(Spanned<String>, Spanned<Node>)>),
+    Seq(Vec<Spanned<Node>>),
+    Str(String),
+    /// A number or a boolean, as text.
+    Scalar(String),
+    Null,
+}
+
+struct Reader<'t> {
+    path: Arc<str>,
+    text: &'t str,
+    lines: LineIndex,
+}
+
+impl Reader<'_> {
+    fn at(&self, location: &serde_saphyr::Location) -> Location {
+        Location::from_yaml(&self.path, location)
+    }
+
+    fn error(&self, location: &serde_saphyr::Location, message: impl Into<String>) -> ComposeError {
+        ComposeError {
+            location: self.at(location),
+            message: message.into(),
+        }
+    }
+
+    /// Every interpolation of every string value below `node`. An aliased value is scanned
+    /// once, at its definition.
+    fn collect(
+        &self,
+        node: &Spanned<Node>,
+        seen: &mut HashSet<(u64, u64)>,
+        references: &mut Vec<ComposeReference>,
+        invalid: &mut Vec<Location>,
+    ) {
+        match &node.value {
+            Node::Map(entries) => {
+                for (_, value) in entries {
+                    self.collect(value, seen, references, invalid);
+                }
+            }
+            Node::Seq(items) => {
+                for item in items {
+                    self.collect(item, seen, references, invalid);
+                }
+            }
+            Node::Str(text) => {
+                let at = &node.defined;
+                if seen.insert((at.line(), at.column())) {
+                    let (found, bad) = self.scan(text, at);
+                    references.extend(found);
+                    invalid.extend(bad);
+                }
+            }
+            Node::Scalar(_) | Node::Null => {}
+        }
+    }
+
+    /// The interpolations of the string `value` whose scalar starts at `at`, each located at
+    /// its own `$` when the raw text of the scalar shows the same interpolations.
+    fn scan(
+        &self,
+        value: &str,
+        at: &serde_saphyr::Location,
+    ) -> (Vec<ComposeReference>, Vec<Location>) {
+        let tokens = tokenize(value, 0);
+        let span = at.span();
+        let raw = match (span.byte_offset(), span.byte_len()) {
+            (Some(start), Some(len)) => {
+                let start = start as usize;
+                let end = start.saturating_add(len as usize);
+                self.text.get(start..end).map(|raw| (start, raw))
+            }
+            _ => None,
+        };
+        let raw_tokens = raw.map(|(start, raw)| (start, tokenize(raw, 0)));
+        let positions: Option<Vec<usize>> = raw_tokens.and_then(|(start, raw)| {
+            let same =
+                raw.len() == tokens.len() && raw.iter().zip(&tokens).all(|(r, t)| r.kind == t.kind);
+            same.then(|| raw.iter().map(|r| start + r.at).collect())
+        });
+        let fallback = self.at(at);
+        let mut references = Vec::new();
+        let mut invalid = Vec::new();
+        for (i, token) in tokens.into_iter().enumerate() {
+            let location = match &positions {
+                Some(p) => self.lines.location(&self.path, self.text, p[i]),
+                None => fallback.clone(),
+            };
+            match token.kind {
+                TokenKind::Reference { name, fallback } => references.push(ComposeReference {
+                    name,
+                    location,
+                    fallback,
+                }),
+                TokenKind::Invalid => invalid.push(location),
+            }
+        }
+        (references, invalid)
+    }
+
+    fn services(&self, root: &Spanned<Node>) -> Result<Vec<ComposeService>, ComposeError> {
+        let Node::Map(top) = &root.value else {
+            if matches!(root.value, Node::Null) {
+                return Ok(Vec::new());
+            }
+            return Err(self.error(
+                &root.referenced,
+                "a compose file is a mapping (with `services`)",
+            ));
+        };
+        let Some((_, services)) = top.iter().rev().find(|(k, _)| k.value == "services") else {
+            return Ok(Vec::new());
+        };
+        let entries = match &services.value {
+            Node::Map(entries) => entries.as_slice(),
+            Node::Null => &[],
+            _ => {
+                return Err(self.error(
+                    &services.referenced,
+                    "`services` must be a mapping of service names",
+                ));
+            }
+        };
+
+        let mut read = Vec::new();
+        for (name, service) in entries {
+            read.push(self.service(name, service)?);
+        }
+        // `extends: other` (same file): the environment of `other` first, the service's own
+        // entries over it. Followed to a fixed depth, which also ends a cycle.
+        let own: Vec<Vec<EnvironmentEntry>> =
+            read.iter().map(|(s, _)| s.environment.clone()).collect();
+        let bases: Vec<Option<String>> = read.iter().map(|(_, b)| b.clone()).collect();
+        let mut out = Vec::new();
+        for (i, (mut service, _)) in read.into_iter().enumerate() {
+            let mut chain = Vec::new();
+            let mut base = bases[i].clone();
+            while let Some(name) = base.take() {
+                let Some(j) = entries.iter().position(|(k, _)| k.value == name) else {
+                    break;
+                };
+                if chain.contains(&j) || j == i || chain.len() > entries.len() {
+                    break;
+                }
+                chain.push(j);
+                base = bases[j].clone();
+            }
+            let mut environment: Vec<EnvironmentEntry> = Vec::new();
+            for j in chain.iter().rev() {
+                merge(&mut environment, &own[*j]);
+            }
+            merge(&mut environment, &own[i]);
+            service.environment = environment;
+            out.push(service);
+        }
+        Ok(out)
+    }
+
+    /// One service, and the name of the service of the same file it extends.
+    fn service(
+        &self,
+        name: &Spanned<String>,
+        service: &Spanned<Node>,
+    ) -> Result<(ComposeService, Option<String>), ComposeError> {
+        let mut out = ComposeService {
+            name: name.value.clone(),
+            location: self.at(&name.referenced),
+            environment: Vec::new(),
+            opaque: Vec::new(),
+        };
+        let fields = match &service.value {
+            Node::Map(fields) => fields.as_slice(),
+            Node::Null => &[],
+            _ => {
+                return Err(self.error(
+                    &service.referenced,
+                    format!("service `{}` must be a mapping", sanitize(&name.value)),
+                ));
+            }
+        };
+        let mut extends = None;
+        for (key, value) in fields {
+            match key.value.as_str() {
+                "environment" => out.environment = self.environment(value)?,
+                "env_file" if !matches!(value.value, Node::Null) => {
+                    out.opaque.push(OpaqueSource {
+                        location: self.at(&key.referenced),
+                        kind: OpaqueKind::EnvFile,
+                    });
+                }
+                "extends" => match &value.value {
+                    Node::Str(base) => extends = Some(base.clone()),
+                    Node::Map(options) => {
+                        let get = |field: &str| {
+                            options.iter().find_map(|(k, v)| match &v.value {
+                                Node::Str(s) if k.value == field => Some(s.clone()),
+                                _ => None,
+                            })
+                        };
+                        if get("file").is_some() {
+                            out.opaque.push(OpaqueSource {
+                                location: self.at(&key.referenced),
+                                kind: OpaqueKind::ExtendsFile,
+                            });
+                        } else {
+                            extends = get("service");
+                        }
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        Ok((out, extends))
+    }
+
+    /// `environment:` in list form (`- KEY=value`, `- KEY`) or map form (`KEY: value`,
+    /// `KEY:`).
+    fn environment(&self, node: &Spanned<Node>) -> Result<Vec<EnvironmentEntry>, ComposeError> {
+        let mut entries = Vec::new();
+        match &node.value {
+            Node::Null => {}
+            Node::Seq(items) => {
+                for item in items {
+                    let text = match &item.value {
+                        Node::Str(s) | Node::Scalar(s) => s.as_str(),
+                        _ => {
+                            return Err(self.error(
+                                &item.referenced,
+                                "an `environment` list entry must be `KEY=value` or `KEY`",
+                            ));
+                        }
+                    };
+                    let (name, value) = match text.split_once('=') {
+                        Some((name, _)) => (
+                            name,
+                            EntryValue::Set {
+                                references: self.names(item),
+                            },
+                        ),
+                        None => (text, EntryValue::PassThrough),
+                    };
+                    entries.push(EnvironmentEntry {
+                        name: name.trim().to_owned(),
+                        location: self.at(&item.referenced),
+                        value,
+                    });
+                }
+            }
+            Node::Map(items) => {
+                for (key, value) in items {
+                    let value = match &value.value {
+                        Node::Null => EntryValue::PassThrough,
+                        Node::Str(_) => EntryValue::Set {
+                            references: self.names(value),
+                        },
+                        Node::Scalar(_) => EntryValue::Set {
+                            references: Vec::new(),
+                        },
+                        Node::Map(_) | Node::Seq(_) => {
+                            return Err(self.error(
+                                &value.referenced,
+                                format!(
+                                    "the value of `{}` in `environment` must be a string, a number or empty",
+                                    sanitize(&key.value)
+                                ),
+                            ));
+                        }
+                    };
+                    entries.push(EnvironmentEntry {
+                        name: key.value.clone(),
+                        location: self.at(&key.referenced),
+                        value,
+                    });
+                }
+            }
+            _ => {
+                return Err(self.error(
+                    &node.referenced,
+                    "`environment` must be a list of KEY=value or a mapping",
+                ));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The names a string node interpolates, each once.
+    fn names(&self, node: &Spanned<Node>) -> Vec<String> {
+        let Node::Str(text) = &node.value else {
+            return Vec::new();
+        };
+        let mut names = BTreeSet::new();
+        for token in tokenize(text, 0) {
+            if let TokenKind::Reference { name, .. } = token.kind {
+                names.insert(name);
+            }
+        }
+        names.into_iter().collect()
+    }
+}
+
+/// `own` over `inherited`, entry by entry (compose merges environments by key).
+fn merge(environment: &mut Vec<EnvironmentEntry>, own: &[EnvironmentEntry]) {
+    for entry in own {
+        environment.retain(|e| e.name != entry.name);
+        environment.push(entry.clone());
+    }
+}
+
+/// Names from a compose file in messages: printable, bounded.
+fn sanitize(text: &str) -> String {
+    crate::sanitize::sanitize(text)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Token {
+    /// Byte offset of the `$`.
+    at: usize,
+    kind: TokenKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TokenKind {
+    Reference { name: String, fallback: Fallback },
+    Invalid,
+}
+
+/// The interpolations of `text` as compose reads them: `$$` is a literal `$`; `$NAME` and
+/// `${NAME}` substitute; `${NAME` followed by `:-`, `-`, `:?`, `?`, `:+` or `+` and a word up to
+/// the matching `}` substitute with a fallback, and the word's own interpolations count too
+/// (compose v2 interpolates them; compose v1 takes the word literally). Any other `$` is
+/// invalid: compose refuses the file. Names are `[A-Za-z_][A-Za-z0-9_]*`.
+fn tokenize(text: &str, offset: usize) -> Vec<Token> {
+    let bytes = text.as_bytes();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
             continue;
         }
-        let chars: Vec<char> = line.chars().collect();
-        let mut j = 0;
-        while j < chars.len() {
-            if chars[j] != '$' {
-                j += 1;
-                continue;
-            }
-            let column = j as u64 + 1;
-            match chars.get(j + 1) {
-                Some('$') => j += 2,
-                Some('{') => {
-                    let start = j + 2;
-                    let mut end = start;
-                    while end < chars.len()
-                        && (chars[end].is_ascii_alphanumeric() || chars[end] == '_')
-                    {
-                        end += 1;
-                    }
-                    let name: String = chars[start..end].iter().collect();
-                    let has_default = matches!(
-                        (chars.get(end), chars.get(end + 1)),
-                        (Some(':'), Some('-')) | (Some('-'), _)
-                    );
-                    if !name.is_empty() {
-                        found.push(ComposeReference {
-                            name,
-                            location: Location::new(path, i as u64 + 1, column),
-                            has_default,
-                        });
-                    }
-                    j = end;
-                }
-                Some(c) if c.is_ascii_alphabetic() || *c == '_' => {
-                    let start = j + 1;
-                    let mut end = start;
-                    while end < chars.len()
-                        && (chars[end].is_ascii_alphanumeric() || chars[end] == '_')
-                    {
-                        end += 1;
-                    }
-                    found.push(ComposeReference {
-                        name: chars[start..end].iter().collect(),
-                        location: Location::new(path, i as u64 + 1, column),
-                        has_default: false,
+        let at = offset + i;
+        match bytes.get(i + 1) {
+            Some(b'$') => i += 2,
+            Some(b'{') => {
+                let start = i + 2;
+                let end = name_end(bytes, start);
+                if end == start || !is_name_start(bytes[start]) {
+                    tokens.push(Token {
+                        at,
+                        kind: TokenKind::Invalid,
                     });
-                    j = end;
+                    i += 2;
+                    continue;
                 }
-                _ => j += 1,
-            }
-        }
-    }
-    found
-}
-
-#[derive(Default)]
-struct RawCompose {
-    services: Vec<(Spanned<String>, Spanned<RawService>)>,
-}
-
-#[derive(Default)]
-struct RawService {
-    environment: Vec<String>,
-}
-
-/// `environment:` in list form (`- KEY=value`, `- KEY`) or map form (`KEY: value`).
-struct RawEnvironment(Vec<String>);
-
-impl<'de> Deserialize<'de> for RawCompose {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ComposeVisitor;
-        impl<'de> Visitor<'de> for ComposeVisitor {
-            type Value = RawCompose;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a compose file (a mapping with `services`)")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawCompose, A::Error> {
-                let mut out = RawCompose::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == "services" {
-                        let Entries(entries, _) = map.next_value::<Entries<RawService>>()?;
-                        out.services = entries;
-                    } else {
-                        skip_value(&mut map)?;
+                let name = text[start..end].to_owned();
+                let (fallback, word) = match (bytes.get(end), bytes.get(end + 1)) {
+                    (Some(b'}'), _) => {
+                        tokens.push(Token {
+                            at,
+                            kind: TokenKind::Reference {
+                                name,
+                                fallback: Fallback::Empty,
+                            },
+                        });
+                        i = end + 1;
+                        continue;
                     }
-                }
-                Ok(out)
-            }
-        }
-        deserializer.deserialize_map(ComposeVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for RawService {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ServiceVisitor;
-        impl<'de> Visitor<'de> for ServiceVisitor {
-            type Value = RawService;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a service (a mapping)")
-            }
-            fn visit_unit<E>(self) -> Result<RawService, E> {
-                Ok(RawService::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawService, A::Error> {
-                let mut out = RawService::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == "environment" {
-                        out.environment = map.next_value::<RawEnvironment>()?.0;
-                    } else {
-                        skip_value(&mut map)?;
+                    (Some(b':'), Some(b'-')) => (Fallback::Default, end + 2),
+                    (Some(b':'), Some(b'?')) => (Fallback::Required, end + 2),
+                    (Some(b':'), Some(b'+')) => (Fallback::Alternative, end + 2),
+                    (Some(b'-'), _) => (Fallback::Default, end + 1),
+                    (Some(b'?'), _) => (Fallback::Required, end + 1),
+                    (Some(b'+'), _) => (Fallback::Alternative, end + 1),
+                    _ => {
+                        tokens.push(Token {
+                            at,
+                            kind: TokenKind::Invalid,
+                        });
+                        i = end;
+                        continue;
                     }
-                }
-                Ok(out)
+                };
+                let Some(close) = closing_brace(bytes, word) else {
+                    tokens.push(Token {
+                        at,
+                        kind: TokenKind::Invalid,
+                    });
+                    i = end;
+                    continue;
+                };
+                tokens.push(Token {
+                    at,
+                    kind: TokenKind::Reference { name, fallback },
+                });
+                tokens.extend(tokenize(&text[word..close], offset + word));
+                i = close + 1;
+            }
+            Some(&c) if is_name_start(c) => {
+                let end = name_end(bytes, i + 1);
+                tokens.push(Token {
+                    at,
+                    kind: TokenKind::Reference {
+                        name: text[i + 1..end].to_owned(),
+                        fallback: Fallback::Empty,
+                    },
+                });
+                i = end;
+            }
+            _ => {
+                tokens.push(Token {
+                    at,
+                    kind: TokenKind::Invalid,
+                });
+                i += 1;
             }
         }
-        deserializer.deserialize_any(ServiceVisitor)
+    }
+    tokens
+}
+
+fn is_name_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+fn name_end(bytes: &[u8], start: usize) -> usize {
+    let mut end = start;
+    while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+        end += 1;
+    }
+    end
+}
+
+/// The `}` that closes a fallback word starting at `start`, skipping `$$` and nested `${…}`.
+fn closing_brace(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'$') => i += 2,
+            b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                depth += 1;
+                i += 2;
+            }
+            b'}' if depth == 0 => return Some(i),
+            b'}' => {
+                depth -= 1;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Byte offsets to 1-based lines and (character) columns, as the YAML parser counts them.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    fn location(&self, path: &Arc<str>, text: &str, offset: usize) -> Location {
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts[line - 1];
+        let column = text
+            .get(start..offset)
+            .map_or(0, |prefix| prefix.chars().count());
+        Location::new(path, line as u64, column as u64 + 1)
     }
 }
 
-impl<'de> Deserialize<'de> for RawEnvironment {
+impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EnvironmentVisitor;
-        impl<'de> Visitor<'de> for EnvironmentVisitor {
-            type Value = RawEnvironment;
+        struct NodeVisitor;
+        impl<'de> Visitor<'de> for NodeVisitor {
+            type Value = Node;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`environment` as a list of KEY=value or a mapping")
+                f.write_str("a YAML value")
             }
-            fn visit_unit<E>(self) -> Result<RawEnvironment, E> {
-                Ok(RawEnvironment(Vec::new()))
+            fn visit_unit<E>(self) -> Result<Node, E> {
+                Ok(Node::Null)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawEnvironment, A::Error> {
-                let mut keys = Vec::new();
-                while let Some(entry) = seq.next_element::<String>()? {
-                    let key = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
-                    keys.push(key.trim().to_owned());
+            fn visit_none<E>(self) -> Result<Node, E> {
+                Ok(Node::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+                Node::deserialize(d)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
+            }
+            fn visit_i128<E>(self, v: i128) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
+            }
+            fn visit_u128<E>(self, v: u128) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+                Ok(Node::Str(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Node, E> {
+                Ok(Node::Str(v))
+            }
+            fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<Node, E> {
+                Err(E::custom("binary data is not a compose value"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<Node>>()? {
+                    items.push(item);
                 }
-                Ok(RawEnvironment(keys))
+                Ok(Node::Seq(items))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEnvironment, A::Error> {
-                let mut keys = Vec::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    skip_value(&mut map)?;
-                    keys.push(key);
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+                let mut entries: Vec<(Spanned<String>, Spanned<Node>)> = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<Key>>()? {
+                    let key = Spanned::new(key.value.0, key.referenced, key.defined);
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == key.value) {
+                        return Err(serde::de::Error::custom(format!(
+                            // Not "at line": the parser's own position is cut there.
+                            "duplicate key `{}` (first {}:{}, again {}:{})",
+                            sanitize(&key.value),
+                            first.referenced.line(),
+                            first.referenced.column(),
+                            key.referenced.line(),
+                            key.referenced.column()
+                        )));
+                    }
+                    let value = map.next_value::<Spanned<Node>>()?;
+                    entries.push((key, value));
                 }
-                Ok(RawEnvironment(keys))
+                Ok(Node::Map(entries))
             }
         }
-        deserializer.deserialize_any(EnvironmentVisitor)
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+/// A mapping key: any scalar, as text.
+struct Key(String);
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a scalar key")
+            }
+            fn visit_unit<E>(self) -> Result<Key, E> {
+                Ok(Key(String::new()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                Ok(Key(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(KeyVisitor)
     }
 }
 
@@ -254,40 +802,294 @@ impl<'de> Deserialize<'de> for RawEnvironment {
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> ComposeFile {
+        ComposeFile::parse(Arc::from("c.yaml"), text).unwrap()
+    }
+
+    fn refs(f: &ComposeFile) -> Vec<(String, String, Fallback)> {
+        f.references
+            .iter()
+            .map(|r| (r.name.clone(), r.location.to_string(), r.fallback))
+            .collect()
+    }
+
+    fn r(name: &str, at: &str, fallback: Fallback) -> (String, String, Fallback) {
+        (name.to_owned(), format!("c.yaml:{at}"), fallback)
+    }
+
+    fn set(names: &[&str]) -> EntryValue {
+        EntryValue::Set {
+            references: names.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
     #[test]
     fn services_environment_and_interpolations() {
-        let text = "services:\n  telapi:\n    image: ${ECR_REGISTRY}/x:${ECR_TAG:-latest}\n    environment:\n      - DATABASE_URL=${DATABASE_URL}\n      - LITERAL=$$NOT\n  worker:\n    environment:\n      LOG_LEVEL: $LOG_LEVEL\n      REQ: ${REQ:?set REQ}\n# ${IN_COMMENT}\n";
-        let f = ComposeFile::parse(Arc::from("c.yaml"), text).unwrap();
-        let names: Vec<_> = f
+        let text = "services:\n  telapi:\n    image: ${ECR_REGISTRY}/x:${ECR_TAG:-latest}\n    environment:\n      - DATABASE_URL=${DATABASE_URL}\n      - LITERAL=$$NOT\n      - PASSED\n      - RENAMED=${ORIGINAL-x}\n  worker:\n    environment:\n      LOG_LEVEL: $LOG_LEVEL\n      REQ: ${REQ:?set REQ}\n      BARE:\n      PORT: 5432\n# ${IN_COMMENT}\n    # - X=${IN_INDENTED_COMMENT}\n";
+        let f = parse(text);
+        let env: Vec<Vec<(&str, EntryValue)>> = f
             .services
             .iter()
-            .map(|s| (s.name.as_str(), s.environment.clone()))
+            .map(|s| {
+                s.environment
+                    .iter()
+                    .map(|e| (e.name.as_str(), e.value.clone()))
+                    .collect()
+            })
             .collect();
         assert_eq!(
-            names,
+            env,
             vec![
-                (
-                    "telapi",
-                    vec!["DATABASE_URL".to_owned(), "LITERAL".to_owned()]
-                ),
-                ("worker", vec!["LOG_LEVEL".to_owned(), "REQ".to_owned()]),
+                vec![
+                    ("DATABASE_URL", set(&["DATABASE_URL"])),
+                    ("LITERAL", set(&[])),
+                    ("PASSED", EntryValue::PassThrough),
+                    ("RENAMED", set(&["ORIGINAL"])),
+                ],
+                vec![
+                    ("LOG_LEVEL", set(&["LOG_LEVEL"])),
+                    ("REQ", set(&["REQ"])),
+                    ("BARE", EntryValue::PassThrough),
+                    ("PORT", set(&[])),
+                ],
             ]
         );
-        assert_eq!(f.services[1].location.to_string(), "c.yaml:7:3");
-        let refs: Vec<_> = f
-            .references
-            .iter()
-            .map(|r| (r.name.as_str(), r.location.to_string(), r.has_default))
-            .collect();
+        assert_eq!(f.services[0].name, "telapi");
+        assert_eq!(f.services[1].location.to_string(), "c.yaml:9:3");
         assert_eq!(
-            refs,
+            f.services[0].environment[2].location.to_string(),
+            "c.yaml:7:9"
+        );
+        assert_eq!(
+            f.services[1].environment[2].location.to_string(),
+            "c.yaml:13:7"
+        );
+        assert_eq!(
+            refs(&f),
             vec![
-                ("ECR_REGISTRY", "c.yaml:3:12".to_owned(), false),
-                ("ECR_TAG", "c.yaml:3:30".to_owned(), true),
-                ("DATABASE_URL", "c.yaml:5:22".to_owned(), false),
-                ("LOG_LEVEL", "c.yaml:9:18".to_owned(), false),
-                ("REQ", "c.yaml:10:12".to_owned(), false),
+                r("ECR_REGISTRY", "3:12", Fallback::Empty),
+                r("ECR_TAG", "3:30", Fallback::Default),
+                r("DATABASE_URL", "5:22", Fallback::Empty),
+                r("ORIGINAL", "8:17", Fallback::Default),
+                r("LOG_LEVEL", "11:18", Fallback::Empty),
+                r("REQ", "12:12", Fallback::Required),
             ]
         );
+        assert!(f.invalid.is_empty());
+        assert!(f.services[0].environment[0].passes("DATABASE_URL"));
+        assert!(f.services[0].environment[2].passes("PASSED"));
+        assert!(f.services[0].environment[3].passes("ORIGINAL"));
+        assert!(!f.services[0].environment[3].passes("RENAMED"));
+    }
+
+    #[test]
+    fn every_form_of_interpolation() {
+        let text = concat!(
+            "services:\n",
+            "  a:\n",
+            "    command: [\"$A\", \"${B}\", \"${C:-d}\", \"${D-d}\", \"${E:?m}\", \"${F?m}\", \"${G:+x}\", \"${H+x}\"]\n",
+            "    labels:\n",
+            "      nested: ${OUTER:-${INNER}}\n",
+            "      dollars: $$A $${B} $$$C\n",
+            "      mixed: x${lower_case}y$_U\n",
+        );
+        let f = parse(text);
+        assert_eq!(
+            refs(&f),
+            vec![
+                r("A", "3:16", Fallback::Empty),
+                r("B", "3:22", Fallback::Empty),
+                r("C", "3:30", Fallback::Default),
+                r("D", "3:41", Fallback::Default),
+                r("E", "3:51", Fallback::Required),
+                r("F", "3:62", Fallback::Required),
+                r("G", "3:72", Fallback::Alternative),
+                r("H", "3:83", Fallback::Alternative),
+                r("OUTER", "5:15", Fallback::Default),
+                r("INNER", "5:24", Fallback::Empty),
+                r("C", "6:28", Fallback::Empty),
+                r("lower_case", "7:15", Fallback::Empty),
+                r("_U", "7:29", Fallback::Empty),
+            ]
+        );
+        assert!(f.invalid.is_empty());
+    }
+
+    #[test]
+    fn invalid_interpolations_are_located() {
+        let text = "services:\n  a:\n    environment:\n      - P=pa$ word\n      - Q=${}\n      - R=${1X}\n      - S=${OPEN\n      - T=x$\n      - U=${A B}\n";
+        let f = parse(text);
+        let at: Vec<String> = f.invalid.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            at,
+            vec![
+                "c.yaml:4:13",
+                "c.yaml:5:11",
+                "c.yaml:6:11",
+                "c.yaml:7:11",
+                "c.yaml:8:12",
+                "c.yaml:9:11"
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_block_and_commented_scalars() {
+        let text = concat!(
+            "services:\n",
+            "  a:\n",
+            "    environment:\n",
+            "      SQ: 'it''s ${SQ}'\n",
+            "      DQ: \"tab\\t${DQ}\"\n",
+            "      TRAIL: ${TRAIL} # ${NOT_A_REFERENCE}\n",
+            "      BLOCK: |\n",
+            "        first ${B1}\n",
+            "          second $B2\n",
+            "      FOLDED: >-\n",
+            "        ${F1}\n",
+            "        ${F2}\n",
+            "      MULTI: \"one ${M1}\n",
+            "        two ${M2}\"\n",
+            "      ESCAPED: \"\\x24{HIDDEN}\"\n",
+        );
+        let f = parse(text);
+        assert_eq!(
+            refs(&f),
+            vec![
+                r("SQ", "4:18", Fallback::Empty),
+                r("DQ", "5:17", Fallback::Empty),
+                r("TRAIL", "6:14", Fallback::Empty),
+                r("B1", "8:15", Fallback::Empty),
+                r("B2", "9:18", Fallback::Empty),
+                r("F1", "11:9", Fallback::Empty),
+                r("F2", "12:9", Fallback::Empty),
+                r("M1", "13:19", Fallback::Empty),
+                r("M2", "14:13", Fallback::Empty),
+                // `\x24` is a `$` in the value but not in the text: the scalar is named.
+                r("HIDDEN", "15:16", Fallback::Empty),
+            ]
+        );
+    }
+
+    #[test]
+    fn anchors_merges_and_extends() {
+        let text = concat!(
+            "x-common: &common\n",
+            "  LOG_LEVEL: ${LOG_LEVEL}\n",
+            "  SHARED:\n",
+            "services:\n",
+            "  base:\n",
+            "    environment:\n",
+            "      <<: *common\n",
+            "      OWN: ${OWN}\n",
+            "  child:\n",
+            "    extends: base\n",
+            "    environment:\n",
+            "      - OWN=fixed\n",
+            "      - CHILD=${CHILD}\n",
+            "  grandchild:\n",
+            "    extends: { service: child }\n",
+            "  loop:\n",
+            "    extends: loop\n",
+            "    env_file: [a.env]\n",
+            "  elsewhere:\n",
+            "    extends: { file: other.yaml, service: x }\n",
+        );
+        let f = parse(text);
+        // Sorted: a merge (`<<`) adds its keys after the mapping's own.
+        let names = |s: &str| -> Vec<(String, EntryValue)> {
+            let mut names: Vec<_> = f
+                .service(s)
+                .unwrap()
+                .environment
+                .iter()
+                .map(|e| (e.name.clone(), e.value.clone()))
+                .collect();
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            names
+        };
+        assert_eq!(
+            names("base"),
+            vec![
+                ("LOG_LEVEL".to_owned(), set(&["LOG_LEVEL"])),
+                ("OWN".to_owned(), set(&["OWN"])),
+                ("SHARED".to_owned(), EntryValue::PassThrough),
+            ]
+        );
+        let child = vec![
+            ("CHILD".to_owned(), set(&["CHILD"])),
+            ("LOG_LEVEL".to_owned(), set(&["LOG_LEVEL"])),
+            ("OWN".to_owned(), set(&[])),
+            ("SHARED".to_owned(), EntryValue::PassThrough),
+        ];
+        assert_eq!(names("child"), child);
+        assert_eq!(names("grandchild"), child);
+        assert_eq!(names("loop"), vec![]);
+        let opaque = |s: &str| -> Vec<(String, OpaqueKind)> {
+            f.service(s)
+                .unwrap()
+                .opaque
+                .iter()
+                .map(|o| (o.location.to_string(), o.kind))
+                .collect()
+        };
+        assert_eq!(
+            opaque("loop"),
+            vec![("c.yaml:18:5".to_owned(), OpaqueKind::EnvFile)]
+        );
+        assert_eq!(
+            opaque("elsewhere"),
+            vec![("c.yaml:20:5".to_owned(), OpaqueKind::ExtendsFile)]
+        );
+        // The anchored value is one place in the file, however often it is merged.
+        assert_eq!(
+            refs(&f),
+            vec![
+                r("LOG_LEVEL", "2:14", Fallback::Empty),
+                r("OWN", "8:12", Fallback::Empty),
+                r("CHILD", "13:15", Fallback::Empty),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_shapes_are_located_errors() {
+        let cases = [
+            (
+                "- a\n",
+                "c.yaml:1:1: a compose file is a mapping (with `services`)",
+            ),
+            (
+                "services: [a]\n",
+                "c.yaml:1:11: `services` must be a mapping of service names",
+            ),
+            (
+                "services:\n  a: 1\n",
+                "c.yaml:2:6: service `a` must be a mapping",
+            ),
+            (
+                "services:\n  a:\n    environment: X=1\n",
+                "c.yaml:3:18: `environment` must be a list of KEY=value or a mapping",
+            ),
+            (
+                "services:\n  a:\n    environment:\n      X: [1]\n",
+                "c.yaml:4:10: the value of `X` in `environment` must be a string, a number or empty",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = ComposeFile::parse(Arc::from("c.yaml"), text).unwrap_err();
+            assert_eq!(error.to_string(), expected, "{text}");
+        }
+        let error = ComposeFile::parse(Arc::from("c.yaml"), "services:\n  a:\n  a:\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("duplicate key `a` (first 2:3, again 3:3)"),
+            "{error}"
+        );
+        let error = ComposeFile::parse(Arc::from("c.yaml"), "services: [\n").unwrap_err();
+        assert!(error.to_string().starts_with("c.yaml:"), "{error}");
+        assert!(parse("").services.is_empty());
+        assert!(parse("services:\n").services.is_empty());
     }
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 
 use common::{example, fetch_env, root};
@@ -62,7 +63,13 @@ fn the_second_command_is_what_ci_runs() {
 
 #[test]
 fn check_is_clean_on_every_example() {
-    for name in ["api", "aurora-reader", "elasticache-rbac", "app-db-user", "tls-files"] {
+    for name in [
+        "api",
+        "aurora-reader",
+        "elasticache-rbac",
+        "app-db-user",
+        "tls-files",
+    ] {
         let output = fetch_env()
             .arg("--manifest")
             .arg(example(name, "vars.yaml"))
@@ -119,4 +126,73 @@ fn every_example_composes_its_urls() {
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(json[variable], expected, "{name}");
     }
+}
+
+/// Every `console` block of the README: each `$ F …` line runs in bash (with `F` the README's
+/// abbreviation) from a directory holding the examples, and prints exactly the lines below it.
+#[test]
+fn the_command_examples_print_what_the_readme_shows() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let definition = readme
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("`fetch-env --manifest examples/api/vars.yaml")
+        })
+        .map(|rest| {
+            format!(
+                "fetch-env --manifest examples/api/vars.yaml{}",
+                rest.trim_end_matches('.').trim_end_matches('`')
+            )
+        })
+        .expect("the README defines F");
+    let work = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(root().join("examples"), work.path().join("examples")).unwrap();
+    let binary_dir = Path::new(env!("CARGO_BIN_EXE_fetch-env"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let mut checked = 0;
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        if line != "```console" {
+            continue;
+        }
+        let block: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+        let mut i = 0;
+        while i < block.len() {
+            let command = block[i]
+                .strip_prefix("$ ")
+                .expect("a console block starts with a command");
+            let expected: Vec<&str> = block[i + 1..]
+                .iter()
+                .take_while(|l| !l.starts_with("$ "))
+                .copied()
+                .collect();
+            i += 1 + expected.len();
+            let script = format!("F() {{ {definition} \"$@\"; }}\n{command}\n");
+            let output = Command::new("bash")
+                .arg("-c")
+                .arg(&script)
+                .current_dir(work.path())
+                .env(
+                    "PATH",
+                    format!(
+                        "{}:{}",
+                        binary_dir.display(),
+                        std::env::var("PATH").unwrap()
+                    ),
+                )
+                .env_remove("NAMESPACE")
+                .env_remove("FETCH_ENV_STORE")
+                .output()
+                .unwrap();
+            let mut actual = String::from_utf8(output.stdout).unwrap();
+            actual.push_str(&String::from_utf8(output.stderr).unwrap());
+            let shown: String = expected.iter().map(|l| format!("{l}\n")).collect();
+            assert_eq!(actual, shown, "README example `{command}`");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} README examples found");
 }

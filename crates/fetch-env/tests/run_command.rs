@@ -192,7 +192,7 @@ fn the_command_sees_the_resolved_variables_and_the_parents_environment() {
     let environment = child_environment(&output(&mut command));
 
     let expected = resolved(None);
-    assert_eq!(expected.len(), 12, "{expected:?}");
+    assert_eq!(expected.len(), 13, "{expected:?}");
     for (name, value) in &expected {
         assert_eq!(
             environment.get(OsStr::new(name)),
@@ -240,7 +240,7 @@ fn container_limits_the_resolved_variables() {
             "{name}"
         );
     }
-    assert_eq!(telapi.len(), 9, "{telapi:?}");
+    assert_eq!(telapi.len(), 10, "{telapi:?}");
     for name in all.keys() {
         assert_eq!(
             environment.get(OsStr::new(name)),
