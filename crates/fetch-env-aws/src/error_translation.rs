@@ -47,18 +47,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let message = match error {
-        SdkError::ServiceError(_) => match code_and_message(error) {
-            Some((code, message)) => {
-                let detail = message
-                    .map(|m| format!(": {}", sanitize(&m)))
-                    .unwrap_or_default();
-                service_message(&sanitize(&code), &detail, action, resource)
-            }
-            None => format!(
-                "{action} on {resource}: the answer could not be read ({})",
-                chain(error)
-            ),
-        },
+        SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
+            answer_message(error, action, resource)
+        }
         SdkError::TimeoutError(_) => {
             let cause = chain(error);
             let setting = if cause.contains("attempt") {
@@ -94,18 +85,6 @@ where
                 format!("{action} on {resource}: the request failed ({cause})")
             }
         }
-        SdkError::ResponseError(_) => match code_and_message(error) {
-            Some((code, message)) => {
-                let detail = message
-                    .map(|m| format!(": {}", sanitize(&m)))
-                    .unwrap_or_default();
-                service_message(&sanitize(&code), &detail, action, resource)
-            }
-            None => format!(
-                "{action} on {resource}: the answer could not be read ({})",
-                chain(error)
-            ),
-        },
         SdkError::ConstructionFailure(_) => {
             let cause = chain(error);
             if cause.contains("credentials") || cause.contains("identity") {
@@ -117,6 +96,26 @@ where
         _ => format!("{action} on {resource} failed ({})", chain(error)),
     };
     StoreError::Unavailable(message)
+}
+
+/// An answer that came back: an error in the protocol's shape (or an XML one, or a bare 403),
+/// or one that could not be read at all.
+fn answer_message<E>(error: &SdkError<E, HttpResponse>, action: &str, resource: &str) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match code_and_message(error) {
+        Some((code, message)) => {
+            let detail = message
+                .map(|m| format!(": {}", sanitize(&m)))
+                .unwrap_or_default();
+            service_message(&sanitize(&code), &detail, action, resource)
+        }
+        None => format!(
+            "{action} on {resource}: the answer could not be read ({})",
+            chain(error)
+        ),
+    }
 }
 
 fn service_message(code: &str, detail: &str, action: &str, resource: &str) -> String {

@@ -151,13 +151,12 @@ impl Inputs {
     }
 }
 
-/// Loads the inputs, resolves them and, when resolution succeeded in full, hands the result to
-/// `then`: the path every command that outputs values takes, so that none can output a value
-/// from a failed resolution.
-pub fn with_resolved<T>(
+/// Loads the inputs and resolves them, reporting the store's statistics with `--verbose`, and
+/// hands the resolution, successful or not, to `then`.
+pub fn with_resolution<T>(
     global: &Global,
     container: Option<&str>,
-    then: impl FnOnce(&Inputs, &Resolution<'_>) -> Result<T, Failure>,
+    then: impl FnOnce(&Inputs, &dyn Store, Resolution<'_>) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
     let inputs = Inputs::load(global)?;
     if let Some(container) = container {
@@ -168,10 +167,22 @@ pub fn with_resolved<T>(
     if global.verbose {
         report_statistics(store.as_ref());
     }
-    let resolution = resolution?;
-    require_success(&resolution)?;
-    write_materials(&resolution, container, global.dry_run)?;
-    then(&inputs, &resolution)
+    then(&inputs, store.as_ref(), resolution?)
+}
+
+/// Like [`with_resolution`], but `then` runs only when resolution succeeded in full, after the
+/// `file:` material was written: the path every command that outputs values takes, so that none
+/// can output a value from a failed resolution.
+pub fn with_resolved<T>(
+    global: &Global,
+    container: Option<&str>,
+    then: impl FnOnce(&Inputs, &Resolution<'_>) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    with_resolution(global, container, |inputs, _, resolution| {
+        require_success(&resolution)?;
+        write_materials(&resolution, container, global.dry_run)?;
+        then(inputs, &resolution)
+    })
 }
 
 /// Writes the `file:` material of a successful resolution (only what `container` receives),

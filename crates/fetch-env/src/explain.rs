@@ -4,26 +4,30 @@
 
 use std::io::Write as _;
 
-use fetch_env_core::{Origin, Resolution, Scope, VariableStatus, sanitize};
+use fetch_env_core::{Origin, Resolution, Scope, Store, VariableStatus, sanitize};
 
 use crate::cli::{ExplainArgs, Global};
-use crate::context::{Inputs, check_container, report_statistics, require_success};
+use crate::context::{Inputs, require_success, with_resolution};
 use crate::exit::{Exit, Failure, eprintln_line};
 
 const MASK: &str = "********";
 const MAX_SHOWN: usize = 60;
 
 pub fn explain(global: &Global, args: &ExplainArgs) -> Result<Exit, Failure> {
-    let inputs = Inputs::load(global)?;
-    if let Some(container) = &args.container {
-        check_container(&inputs, container)?;
-    }
-    let store = inputs.store(global)?;
-    let resolution = inputs.resolve(global, store.as_ref());
-    if global.verbose {
-        report_statistics(store.as_ref());
-    }
-    let resolution = resolution?;
+    with_resolution(
+        global,
+        args.container.as_deref(),
+        |inputs, store, resolution| report(global, args, inputs, store, &resolution),
+    )
+}
+
+fn report(
+    global: &Global,
+    args: &ExplainArgs,
+    inputs: &Inputs,
+    store: &dyn Store,
+    resolution: &Resolution<'_>,
+) -> Result<Exit, Failure> {
     let header = format!(
         "manifest {} (service {}), store {}{}\n\n",
         inputs.manifest.path,
@@ -35,7 +39,7 @@ pub fn explain(global: &Global, args: &ExplainArgs) -> Result<Exit, Failure> {
             .map(|ns| format!(", namespace {ns}"))
             .unwrap_or_default()
     );
-    let mut report = header + &table(&resolution, args.container.as_deref());
+    let mut report = header + &table(resolution, args.container.as_deref());
     let statistics = store.statistics();
     if !statistics.is_empty() {
         report.push_str("\nrequests and timings:\n");
@@ -56,7 +60,7 @@ pub fn explain(global: &Global, args: &ExplainArgs) -> Result<Exit, Failure> {
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(report.as_bytes());
     }
-    require_success(&resolution)?;
+    require_success(resolution)?;
     Ok(Exit::Success)
 }
 

@@ -52,10 +52,19 @@ impl Case {
     }
 }
 
-fn pem(path: &str) -> String {
+/// The base64 value of `name` in the example's store.
+fn b64(name: &str) -> String {
     let store = std::fs::read_to_string(example("tls-files", "store.yaml")).unwrap();
-    let line = store.lines().find(|l| l.contains(path)).unwrap();
-    let b64 = line.rsplit(' ').next().unwrap();
+    let line = store
+        .lines()
+        .find(|l| l.contains(&format!("{name}: ")))
+        .unwrap();
+    line.rsplit(' ').next().unwrap().to_owned()
+}
+
+/// The PEM text `name` holds in the example's store.
+fn pem(name: &str) -> String {
+    let b64 = b64(name);
     let output = std::process::Command::new("base64")
         .arg("-d")
         .stdin(std::process::Stdio::piped())
@@ -151,23 +160,8 @@ fn files_are_rewritten_only_when_they_change() {
 
     // A rotated CA: the file is replaced by a new one (rename gives a new inode).
     let internal = pem("INTERNAL_CA_CRT_B64");
-    let b64 = std::fs::read_to_string(example("tls-files", "store.yaml")).unwrap();
-    let database_b64 = b64
-        .lines()
-        .find(|l| l.contains("DATABASE_SSL_CA_BUNDLE_B64"))
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
-    let internal_b64 = b64
-        .lines()
-        .find(|l| l.contains("INTERNAL_CA_CRT_B64"))
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let database_b64 = b64("DATABASE_SSL_CA_BUNDLE_B64");
+    let internal_b64 = b64("INTERNAL_CA_CRT_B64");
     case.edit_store(
         &format!("DATABASE_SSL_CA_BUNDLE_B64: {database_b64}"),
         &format!("DATABASE_SSL_CA_BUNDLE_B64: {internal_b64}"),
@@ -186,15 +180,7 @@ fn files_are_rewritten_only_when_they_change() {
 #[test]
 fn raw_pem_is_accepted_as_is() {
     let case = Case::new();
-    let b64 = std::fs::read_to_string(example("tls-files", "store.yaml")).unwrap();
-    let database_b64 = b64
-        .lines()
-        .find(|l| l.contains("DATABASE_SSL_CA_BUNDLE_B64"))
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let database_b64 = b64("DATABASE_SSL_CA_BUNDLE_B64");
     let raw = pem("DATABASE_SSL_CA_BUNDLE_B64");
     let quoted = serde_json::to_string(&raw).unwrap();
     case.edit_store(
@@ -211,24 +197,9 @@ fn raw_pem_is_accepted_as_is() {
 #[test]
 fn content_that_is_not_pem_fails_and_writes_nothing() {
     let case = Case::new();
-    let b64 = std::fs::read_to_string(example("tls-files", "store.yaml")).unwrap();
-    let key_b64 = b64
-        .lines()
-        .find(|l| l.contains("INTERNAL_TLS_KEY_B64"))
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key_b64 = b64("INTERNAL_TLS_KEY_B64");
     // A certificate where a private key belongs, and a value that is not PEM at all.
-    let cert_b64 = b64
-        .lines()
-        .find(|l| l.contains("INTERNAL_CA_CRT_B64"))
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cert_b64 = b64("INTERNAL_CA_CRT_B64");
     case.edit_store(
         &format!("INTERNAL_TLS_KEY_B64: {key_b64}"),
         &format!("INTERNAL_TLS_KEY_B64: {cert_b64}"),
