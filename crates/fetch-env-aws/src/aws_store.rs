@@ -128,8 +128,8 @@ impl AwsStore {
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(settings.max_attempts)
-                    .with_initial_backoff(Duration::from_millis(100))
-                    .with_max_backoff(Duration::from_secs(5)),
+                    .with_initial_backoff(AwsSettings::INITIAL_BACKOFF)
+                    .with_max_backoff(AwsSettings::MAX_BACKOFF),
             )
             .timeout_config(timeouts);
         if let Some(endpoint) = &settings.endpoint_url {

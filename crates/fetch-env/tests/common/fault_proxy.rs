@@ -36,6 +36,9 @@ struct State {
     requests: AtomicUsize,
     /// The fault to inject and how many more requests get it (`usize::MAX`: all).
     fault: Mutex<(Option<Fault>, usize)>,
+    /// At most this many requests a second reach the server; the rest are throttled.
+    rate_limit: Mutex<Option<(usize, std::collections::VecDeque<std::time::Instant>)>>,
+    throttled: AtomicUsize,
     stop: AtomicBool,
 }
 
@@ -68,6 +71,18 @@ impl FaultProxy {
     /// Answers the next `count` requests with `fault` (`usize::MAX`: every request).
     pub fn inject(&self, fault: Fault, count: usize) {
         *self.state.fault.lock().expect("lock") = (Some(fault), count);
+    }
+
+    /// Lets at most `per_second` requests a second through (a sliding one-second window) and
+    /// answers the others with a throttling error, as AWS does above an account's rate.
+    pub fn limit_rate(&self, per_second: usize) {
+        *self.state.rate_limit.lock().expect("lock") =
+            Some((per_second, std::collections::VecDeque::new()));
+    }
+
+    /// Requests answered with a throttling error by the rate limit.
+    pub fn throttled(&self) -> usize {
+        self.state.throttled.load(Ordering::SeqCst)
     }
 
     /// Requests seen per operation since the last reset.
@@ -117,7 +132,33 @@ fn handle(mut client: TcpStream, upstream_port: u16, state: &State) {
         .entry(operation)
         .or_default() += 1;
 
-    let fault = {
+    let over_rate = {
+        let mut guard = state.rate_limit.lock().expect("lock");
+        match &mut *guard {
+            None => false,
+            Some((per_second, recent)) => {
+                let now = std::time::Instant::now();
+                while recent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+                {
+                    recent.pop_front();
+                }
+                if recent.len() >= *per_second {
+                    true
+                } else {
+                    recent.push_back(now);
+                    false
+                }
+            }
+        }
+    };
+    if over_rate {
+        state.throttled.fetch_add(1, Ordering::SeqCst);
+    }
+    let fault = if over_rate {
+        Some(Fault::Throttle)
+    } else {
         let mut guard = state.fault.lock().expect("lock");
         let (fault, left) = &mut *guard;
         match *left {
