@@ -27,6 +27,21 @@ use crate::cli::{Cli, Command};
 use crate::exit::{Exit, report};
 
 fn main() -> ExitCode {
+    // A panic is a bug; its message could hold anything, so only its place is printed.
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        exit::eprintln_line(&format!(
+            "error: internal error{place}; this is a bug in fetch-env (the message is withheld: it could hold a value)"
+        ));
+    }));
+    // Debug builds only: the test suite proves with it that a panic prints no value.
+    #[cfg(debug_assertions)]
+    if let Some(value) = std::env::var_os("FETCH_ENV_TEST_PANIC_WITH") {
+        panic!("{}", value.to_string_lossy());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
