@@ -3,9 +3,13 @@
 # format is evaluated by, PostgreSQL and its client for the URL round-trip, node's
 # pg-connection-string, tinyproxy for the proxy tests, and moto's server (pinned, in a venv
 # under target/) as the AWS-compatible server. Safe to run again: it only installs what is
-# missing.
+# missing. With --bench, also what bench/bench.py needs beyond the tests: protoc, to build
+# teller (one of the benchmark's contenders) from crates.io.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+bench=0
+if [ "${1:-}" = --bench ]; then bench=1; fi
 
 missing=()
 command -v busybox >/dev/null || missing+=(busybox)
@@ -16,11 +20,16 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v python3 >/dev/null || missing+=(python3)
 command -v setpriv >/dev/null || missing+=(util-linux)
+# no_disk.rs traces every file fetch-env opens, renames or links.
+command -v strace >/dev/null || missing+=(strace)
 command -v tinyproxy >/dev/null || [ -x /usr/bin/tinyproxy ] || [ -x /usr/sbin/tinyproxy ] || missing+=(tinyproxy)
 command -v jq >/dev/null || missing+=(jq)
 command -v yq >/dev/null || missing+=(yq)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ "$bench" = 1 ]; then
+  command -v protoc >/dev/null || missing+=(protobuf-compiler)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2

@@ -413,6 +413,20 @@ fn payload(text: Option<&str>, binary: bool) -> SecretPayload {
     }
 }
 
+/// `endpoint` without a `user:password@` part, which is no business of a report.
+fn without_userinfo(endpoint: &str) -> String {
+    match endpoint.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => endpoint.to_owned(),
+            }
+        }
+        None => endpoint.to_owned(),
+    }
+}
+
 /// `HTTPS_PROXY` for an `https://` endpoint (AWS itself), `HTTP_PROXY` for an `http://` one,
 /// with `NO_PROXY` exemptions. Plain-HTTP credential endpoints (instance metadata, ECS) are
 /// proxied only when the endpoint is plain HTTP too, and then `NO_PROXY` should exempt them.
@@ -470,7 +484,7 @@ impl Store for AwsStore {
 
     fn describe(&self) -> String {
         match &self.endpoint {
-            Some(endpoint) => format!("aws:{} via {endpoint}", self.region),
+            Some(endpoint) => format!("aws:{} via {}", self.region, without_userinfo(endpoint)),
             None => format!("aws:{}", self.region),
         }
     }

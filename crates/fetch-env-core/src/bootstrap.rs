@@ -76,7 +76,7 @@ impl Bootstrap {
             message,
         };
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            let line = line_of(&bytes[..e.valid_up_to()]);
+            let line = crate::yaml::invalid_utf8_line(bytes, &e);
             fail(line, "the file is not valid UTF-8".into())
         })?;
         if let Some(at) = text.find('\0') {

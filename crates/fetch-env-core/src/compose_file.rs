@@ -156,11 +156,15 @@ impl ComposeFile {
     /// Reads the compose file at `path`.
     pub fn read(path: &Path) -> Result<Self, ComposeError> {
         let name: Arc<str> = Arc::from(path.display().to_string());
-        let text = std::fs::read_to_string(path).map_err(|e| ComposeError {
+        let bytes = std::fs::read(path).map_err(|e| ComposeError {
             location: Location::new(&name, 0, 0),
             message: format!("cannot read the compose file: {e}"),
         })?;
-        Self::parse(name, &text)
+        let text = std::str::from_utf8(&bytes).map_err(|e| ComposeError {
+            location: Location::new(&name, yaml::invalid_utf8_line(&bytes, &e), 0),
+            message: "the compose file is not valid UTF-8".into(),
+        })?;
+        Self::parse(name, text)
     }
 
     /// Parses `text`, naming `path` in errors.

@@ -64,8 +64,7 @@ impl FileStore {
         })?;
         let bytes = zeroize::Zeroizing::new(bytes);
         let text = std::str::from_utf8(&bytes).map_err(|e| {
-            let valid = &bytes[..e.valid_up_to()];
-            let line = 1 + valid.iter().filter(|&&b| b == b'\n').count() as u64;
+            let line = yaml::invalid_utf8_line(&bytes, &e);
             FileStoreError {
                 problems: vec![(
                     Location::new(&name, line, 0),
@@ -145,6 +144,19 @@ impl FileStore {
                     );
                     problems.push((Location::from_yaml(&path, &value.referenced), message))
                 }
+                RawSecretValue::DuplicateKey {
+                    key: name,
+                    first,
+                    again,
+                } => problems.push((
+                    Location::from_yaml(&path, &again),
+                    format!(
+                        "duplicate key `{}` (first at line {}, column {})",
+                        crate::sanitize::sanitize(&name),
+                        first.line(),
+                        first.column()
+                    ),
+                )),
             }
         }
         if problems.is_empty() {
@@ -268,6 +280,12 @@ enum RawParameter {
 enum RawSecretValue {
     Text(SecretValue),
     Invalid(String),
+    /// A key written twice inside a secret's mapping, at its second place.
+    DuplicateKey {
+        key: String,
+        first: serde_saphyr::Location,
+        again: serde_saphyr::Location,
+    },
 }
 
 impl<'de> Deserialize<'de> for RawStore {
@@ -359,18 +377,39 @@ impl<'de> Deserialize<'de> for RawParameter {
                 ))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawParameter, A::Error> {
-                let mut keys = KeyTracker::new("a parameter", &["value", "type"]);
+                // A mapping here may be a value written in braces by mistake (`{ hunter2 }`), so
+                // its keys are never quoted back.
                 let mut value: Option<RawParameter> = None;
                 let mut kind: Option<String> = None;
-                while let Some(key) = map.next_key::<Spanned<String>>()? {
-                    match keys.accept(&key) {
-                        Some("value") => value = Some(map.next_value::<RawParameter>()?),
-                        Some("type") => kind = Some(map.next_value()?),
-                        _ => skip_value(&mut map)?,
+                let mut problem: Option<&str> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "value" if value.is_none() => {
+                            value = Some(match map.next_value::<ScalarText>()? {
+                                ScalarText(Some(value)) => RawParameter::Value {
+                                    value,
+                                    secure: false,
+                                },
+                                ScalarText(None) => RawParameter::Invalid(
+                                    "`value` of a parameter must be a string".into(),
+                                ),
+                            })
+                        }
+                        "type" if kind.is_none() => kind = Some(map.next_value()?),
+                        "value" | "type" => {
+                            problem.get_or_insert("a parameter sets `value` or `type` twice");
+                            skip_value(&mut map)?;
+                        }
+                        _ => {
+                            problem.get_or_insert(
+                                "a parameter written as a mapping takes only `value` and `type`",
+                            );
+                            skip_value(&mut map)?;
+                        }
                     }
                 }
-                if let Some(problem) = keys.problems.into_iter().next() {
-                    return Ok(RawParameter::Invalid(problem.message));
+                if let Some(problem) = problem {
+                    return Ok(RawParameter::Invalid(problem.into()));
                 }
                 let secure = match kind.as_deref() {
                     None | Some("String") => false,
@@ -391,6 +430,40 @@ impl<'de> Deserialize<'de> for RawParameter {
             }
         }
         deserializer.deserialize_any(ParameterVisitor)
+    }
+}
+
+/// A scalar's text; `None` for a mapping or a list (whose content is skipped, never quoted).
+struct ScalarText(Option<SecretValue>);
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = ScalarText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            scalar_as_text!(|value| ScalarText(Some(value)));
+            fn visit_unit<E>(self) -> Result<ScalarText, E> {
+                Ok(ScalarText(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ScalarText, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(ScalarText(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ScalarText, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(ScalarText(None))
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
     }
 }
 
@@ -415,13 +488,27 @@ impl<'de> Deserialize<'de> for RawSecretValue {
                 )?;
                 Ok(RawSecretValue::Text(SecretValue::new(value.to_string())))
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawSecretValue, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSecretValue, A::Error> {
                 // The JSON text AWS would hold for this object; nested values are kept so that
-                // the resolver reports them exactly as it would for AWS.
-                let value = serde_json::Value::deserialize(
-                    serde::de::value::MapAccessDeserializer::new(map),
-                )?;
-                Ok(RawSecretValue::Text(SecretValue::new(value.to_string())))
+                // the resolver reports them exactly as it would for AWS. A key written twice is
+                // refused, as everywhere in the file (the keys are variable names, not values).
+                let mut object = serde_json::Map::new();
+                let mut seen: Vec<(String, serde_saphyr::Location)> = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    let value: serde_json::Value = map.next_value()?;
+                    if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key.value) {
+                        return Ok(RawSecretValue::DuplicateKey {
+                            key: key.value,
+                            first: *first,
+                            again: key.referenced,
+                        });
+                    }
+                    seen.push((key.value.clone(), key.referenced));
+                    object.insert(key.value, value);
+                }
+                Ok(RawSecretValue::Text(SecretValue::new(
+                    serde_json::Value::Object(object).to_string(),
+                )))
             }
         }
         deserializer.deserialize_any(SecretVisitor)

@@ -187,8 +187,7 @@ impl Manifest {
             reason: e.to_string(),
         })?;
         let text = String::from_utf8(bytes).map_err(|e| {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let line = 1 + valid.iter().filter(|&&b| b == b'\n').count() as u64;
+            let line = yaml::invalid_utf8_line(e.as_bytes(), &e.utf8_error());
             ManifestError::Invalid(vec![Problem {
                 location: Location::new(&name, line, 0),
                 message: "the file is not valid UTF-8".into(),

@@ -48,6 +48,19 @@ pub(crate) fn problem_from_error(error: &serde_saphyr::Error) -> YamlProblem {
     if let Some(at) = message.find(" at line ") {
         message.truncate(at);
     }
+    // The parser's resource limits speak in its own debug terms.
+    if message.contains("budget breached") {
+        message = if message.contains("Depth") {
+            "the YAML nests too deeply (more than 64 levels)".to_owned()
+        } else if message.contains("Alias")
+            || message.contains("alias")
+            || message.contains("Replay")
+        {
+            "the YAML expands too many aliases (an alias bomb?)".to_owned()
+        } else {
+            "the YAML is too large or too complex to read".to_owned()
+        };
+    }
     YamlProblem {
         line,
         column,
@@ -111,6 +124,14 @@ impl KeyTracker {
     }
 }
 
+/// The 1-based line of the first byte that is not UTF-8, for reading a file's bytes as text.
+pub(crate) fn invalid_utf8_line(bytes: &[u8], error: &std::str::Utf8Error) -> u64 {
+    1 + bytes[..error.valid_up_to()]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64
+}
+
 /// Skips the value of a key that was not accepted.
 pub(crate) fn skip_value<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
     map.next_value::<IgnoredAny>().map(|_| ())
@@ -150,21 +171,26 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries: Vec<(Spanned<String>, Spanned<V>)> = Vec::new();
+                // Where each key was first seen: a store of ten thousand parameters must not
+                // cost a scan of all earlier keys for each one.
+                let mut seen: std::collections::HashMap<String, serde_saphyr::Location> =
+                    std::collections::HashMap::new();
                 let mut problems = Vec::new();
                 while let Some(key) = map.next_key::<Spanned<String>>()? {
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == key.value) {
+                    if let Some(first) = seen.get(&key.value) {
                         problems.push(YamlProblem::at(
                             &key.referenced,
                             format!(
                                 "duplicate key `{}` (first at line {}, column {})",
                                 crate::sanitize::sanitize(&key.value),
-                                first.referenced.line(),
-                                first.referenced.column()
+                                first.line(),
+                                first.column()
                             ),
                         ));
                         skip_value(&mut map)?;
                         continue;
                     }
+                    seen.insert(key.value.clone(), key.referenced);
                     let value = map.next_value()?;
                     entries.push((key, value));
                 }

@@ -135,12 +135,12 @@ pub fn check(global: &Global, args: &CheckArgs) -> Result<Exit, Failure> {
     if !missing.is_empty() || !resolution_failures.is_empty() {
         return Ok(Exit::ResolutionFailed);
     }
-    println!(
-        "ok: {} ({} variables, service {})",
+    crate::exit::print(&format!(
+        "ok: {} ({} variables, service {})\n",
         manifest.path,
         manifest.variables().len(),
         manifest.service
-    );
+    ))?;
     Ok(Exit::Success)
 }
 

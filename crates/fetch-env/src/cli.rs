@@ -86,6 +86,13 @@ pub struct Global {
     pub dry_run: bool,
 }
 
+impl OutputArgs {
+    /// `true` when any option of the default command was given.
+    pub fn any(&self) -> bool {
+        self.format.is_some() || self.output.is_some() || self.container.is_some()
+    }
+}
+
 impl Global {
     /// The command-line value of an AWS setting, by its environment name.
     pub fn aws_override(&self, key: &str) -> Option<String> {
@@ -102,9 +109,9 @@ impl Global {
 /// Options of the default command (printing the environment).
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Export)]
-    pub format: FormatArg,
+    /// Output format [default: export].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
 
     /// Write to FILE (mode 0600, atomically) instead of standard output.
     #[arg(long, value_name = "FILE")]

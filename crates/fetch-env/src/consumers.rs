@@ -4,7 +4,6 @@
 //! that gets `DATABASE_URL`. Reads the manifest only.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 
 use fetch_env_core::{Manifest, Origin, Variable};
 
@@ -51,8 +50,7 @@ pub fn consumers(global: &Global, args: &ConsumersArgs) -> Result<Exit, Failure>
             .map(|(container, via)| format!("{container}: {}\n", via.join(", ")))
             .collect()
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
+    crate::exit::print(&text)?;
     Ok(Exit::Success)
 }
 

@@ -51,9 +51,7 @@ fn report(
         eprintln_line(&format!("warning: {warning}"));
     }
     if resolution.succeeded() {
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(report.as_bytes());
-        let _ = stdout.flush();
+        crate::exit::print(&report)?;
     } else {
         // Nothing reaches stdout from a failed resolution; the table (which masks every
         // secret) still shows the operator which rows are MISSING.

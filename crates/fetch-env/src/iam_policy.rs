@@ -29,7 +29,6 @@
 //! which the by-path mode grants in full anyway.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 
 use fetch_env_aws::AwsSettings;
 use fetch_env_core::{
@@ -73,9 +72,7 @@ pub fn iam_policy(global: &Global, args: &IamPolicyArgs) -> Result<Exit, Failure
         eprintln_line(&format!("warning: {warning}"));
     }
     let statements = statements(&request, &secrets, &place);
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(render(&statements).as_bytes());
-    let _ = stdout.flush();
+    crate::exit::print(&render(&statements))?;
     for line in kms_note(&place) {
         eprintln_line(&format!("note: {line}"));
     }

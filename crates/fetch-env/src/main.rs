@@ -50,6 +50,14 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
         }
     };
+    // `--format`, `--output` and `--container` before a subcommand belong to the default
+    // command; silently ignoring them would hide a mistake.
+    if cli.command.is_some() && cli.output.any() {
+        report(&exit::Failure::usage(
+            "--format, --output and --container (before the command) apply only to printing the environment; a command takes its own options after its name (e.g. `run --container NAME`)",
+        ));
+        return Exit::Usage.into();
+    }
     let outcome = match &cli.command {
         None => export::export(&cli.global, &cli.output),
         Some(Command::Run(args)) => run::run(&cli.global, args),

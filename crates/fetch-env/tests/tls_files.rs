@@ -172,9 +172,20 @@ fn files_are_rewritten_only_when_they_change() {
     assert_eq!(std::fs::read_to_string(&ca).unwrap(), internal);
 
     // A changed mode alone is repaired.
-    std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o640)).unwrap();
     assert_ok(&case.run(&[]));
     assert_eq!(mode(&ca), 0o644);
+
+    // A file everyone may write to may have been tampered with: refused, for the operator to
+    // look at, as an `--output` target would be.
+    std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let refused = case.run(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("refusing to replace a file writable by everyone (mode 0666)")
+    );
+    assert!(refused.stdout.is_empty());
 }
 
 #[test]
