@@ -87,6 +87,9 @@ fn a_fleet_restart_succeeds_under_a_rate_limit() {
                 .arg("--bootstrap")
                 .arg(&bootstrap)
                 .args(["--format", "json", "--verbose"])
+                // moto, one Python process on a small machine, answers 200 hosts slowly; a long
+                // attempt timeout keeps the test about throttling and backoff, not moto's queue.
+                .args(["--aws-attempt-timeout", "30"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
