@@ -4,7 +4,7 @@
 # pg-connection-string, tinyproxy for the proxy tests, and moto's server (pinned, in a venv
 # under target/) as the AWS-compatible server. Safe to run again: it only installs what is
 # missing. With --bench, also what bench/bench.py needs beyond the tests: protoc, to build
-# teller (one of the benchmark's contenders) from crates.io.
+# teller (one of the benchmark's contenders) from crates.io, and GNU time for peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,7 @@ command -v docker-compose >/dev/null || missing+=(docker-compose)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ "$bench" = 1 ]; then
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
+  [ -x /usr/bin/time ] || missing+=(time)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
