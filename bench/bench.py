@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Benchmarks fetch-env against the approaches it replaces, on moto's server on loopback.
 
-usage: bench/bench.py [--sizes 10,100,1000] [--runs 5] [--slow-budget 150]
+usage: bench/bench.py [--sizes 10,100,1000] [--runs 11] [--slow-runs 5] [--slow-budget 60]
                       [--skip naive@1000@20] [--latencies 0,20] [--contenders NAME,...]
                       [--max-load 1.5] [--load-wait 900]
-                      [--output BENCHMARKS.md | --no-write]
+                      [--output BENCHMARKS.md | --no-write] [--results FILE] [--render-only]
 
 For each size, a fresh moto server on loopback holds a synthetic service of that many
 variables: SSM String and SecureString parameters, one to three JSON bundles under the service
@@ -16,13 +16,16 @@ time's %M: the largest single process of the run's process tree) and the request
 counted. Every contender's output is checked against fetch-env's: byte for byte for the shell
 scripts, value by value for teller on the variables it can produce.
 
-The results go to stdout and replace the generated part of BENCHMARKS.md (between the
-`<!-- bench:begin -->` and `<!-- bench:end -->` lines), so the table, the machine, the versions
-and the target checks always come from one run.
+The results go to stdout and replace the generated part of BENCHMARKS.md (from the line
+starting with `<!-- bench:begin` to the line `<!-- bench:end -->`), so the table, the machine,
+the versions and the target checks always come from one run; the raw results are kept in
+target/bench-results.json for --render-only.
 
 Installs what it needs when missing: scripts/install-test-deps.sh --bench (moto, the aws CLI,
-jq, yq, GNU time, protoc), fetch-env in release mode (FETCH_ENV_BIN names another binary) and teller
-2.0.7 from crates.io under target/bench-tools (TELLER_BIN names another binary).
+jq, yq, GNU time, protoc), fetch-env in release mode (FETCH_ENV_BIN names another binary) and
+teller 2.0.7 from crates.io under target/bench-tools (TELLER_BIN names another binary). Before
+measuring it waits while the 1-minute load average is above --max-load (other work on the
+machine), for --load-wait seconds at most, and reports the load it saw.
 """
 import argparse
 import collections
@@ -58,7 +61,7 @@ HANDSHAKE = 0.020
 CONTENDERS = ["fetch-env by path", "fetch-env by name", "shell", "naive", "teller"]
 # Those that start an aws CLI process (Python and botocore, about half a second) per request:
 # a case of theirs stops adding runs once its runs have taken --slow-budget seconds (the naive
-# script needs about 55 s a run at 100 variables and 9 minutes at 1000), or a run of the
+# script needs about a minute a run at 100 variables and 11 minutes at 1000), or a run of the
 # harness would take hours. The runs column of the table says how many were made.
 SLOW = {"shell", "naive"}
 
@@ -339,6 +342,7 @@ def make_service(size, workdir):
         "ssm_names": [p[len(prefix):] for p in params],
         "bundle_keys": [k for b in bundles for k in b],
         "by_name_count": by_name,
+        "arn_var_count": 2 * n_arns,
         "secure": sum(1 for v in params.values() if isinstance(v, dict)),
         "n_params": len(params),
     }
@@ -579,47 +583,62 @@ def measure(args, sizes, latencies, names):
                 cmds = commands(workdir, teller_cfg)
                 notes["request"][(size, latency)] = calibrate(endpoint, svc["prefix"].rstrip("/"))
                 counting.take()
+                skipped = [n for n in names if f"{n}@{size}@{latency}" in args.skip.split(",")]
+                fast = [n for n in names if n not in SLOW and n not in skipped]
+                slow = [n for n in names if n in SLOW and n not in skipped]
+                runs = {n: {"samples": [], "rss": [], "requests": [], "server": []} for n in names}
+                out_path = workdir / "out"
+
+                def one_run(name):
+                    nonlocal reference
+                    wall, maxrss, code = run_once(cmds[name], env, out_path)
+                    server = counting.take_times()
+                    ops = counting.take()
+                    out = out_path.read_bytes()
+                    if code != 0:
+                        err = Path(str(out_path) + ".err").read_text(errors="replace")
+                        sys.exit(f"{name} failed ({code}) at {size} variables:\n{err[-3000:]}")
+                    if reference is None:
+                        if name != "fetch-env by path":
+                            sys.exit("fetch-env by path must run first: it is the reference")
+                        reference = out
+                    problem = check_output(name, out, reference, ref_json, svc)
+                    if problem:
+                        sys.exit(f"{problem} ({size} variables, {latency} ms)")
+                    for key, value in (("samples", wall), ("rss", maxrss), ("requests", ops)):
+                        runs[name][key].append(value)
+                    runs[name]["server"] += server
+
+                # The compiled contenders: one untimed run each (the binary and its libraries
+                # in the page cache), then their runs interleaved, round by round, so that a
+                # burst of other work on the machine falls on all of them alike.
+                for name in fast:
+                    run_once(cmds[name], env, out_path)
+                    counting.take()
+                for _ in range(args.runs):
+                    for name in fast:
+                        one_run(name)
+                for name in slow:
+                    while len(runs[name]["samples"]) < args.slow_runs and not (
+                            sum(runs[name]["samples"]) >= args.slow_budget):
+                        one_run(name)
                 for name in names:
-                    if f"{name}@{size}@{latency}" in args.skip.split(","):
-                        print(f"  {size:>5} vars {latency:>2} ms  {name:<18} not run (--skip)",
-                              file=sys.stderr, flush=True)
+                    if name in skipped:
                         results.append({"size": size, "latency": latency, "contender": name,
                                         "skipped": True})
+                        print(f"  {size:>5} vars {latency:>2} ms  {name:<18} not run (--skip)",
+                              file=sys.stderr, flush=True)
                         continue
-                    slow = name in SLOW
-                    out_path = workdir / "out"
-                    if not slow:
-                        # One untimed run: the binary and its libraries in the page cache.
-                        run_once(cmds[name], env, out_path)
-                        counting.take()
-                    samples, rss, requests, server_times = [], [], [], []
-                    while len(samples) < args.runs and not (
-                            slow and sum(samples) >= args.slow_budget):
-                        wall, maxrss, code = run_once(cmds[name], env, out_path)
-                        server_times += counting.take_times()
-                        ops = counting.take()
-                        out = out_path.read_bytes()
-                        if code != 0:
-                            err = Path(str(out_path) + ".err").read_text(errors="replace")
-                            sys.exit(f"{name} failed ({code}) at {size} variables:\n{err[-3000:]}")
-                        if reference is None:
-                            if name != "fetch-env by path":
-                                sys.exit("fetch-env by path must run first: it is the reference")
-                            reference = out
-                        problem = check_output(name, out, reference, ref_json, svc)
-                        if problem:
-                            sys.exit(f"{problem} ({size} variables, {latency} ms)")
-                        samples.append(wall)
-                        rss.append(maxrss)
-                        requests.append(ops)
+                    samples, requests = runs[name]["samples"], runs[name]["requests"]
                     totals = sorted(sum(ops.values()) for ops in requests)
                     results.append({
                         "size": size, "latency": latency, "contender": name, "runs": len(samples),
                         "median": statistics.median(samples), "min": min(samples),
-                        "max": max(samples), "rss_kib": max(rss),
+                        "max": max(samples), "rss_kib": max(runs[name]["rss"]),
                         "requests": totals[len(totals) // 2], "requests_range": (totals[0], totals[-1]),
                         "operations": requests[len(requests) // 2],
-                        "server_median": statistics.median(server_times) if server_times else 0,
+                        "server_median": (statistics.median(runs[name]["server"])
+                                          if runs[name]["server"] else 0),
                     })
                     r = results[-1]
                     print(f"  {size:>5} vars {latency:>2} ms  {name:<18} {r['median'] * 1000:8.0f} ms"
@@ -793,8 +812,14 @@ def expected_requests(svc, contender):
     if contender == "fetch-env by path":
         ssm, what = svc["ssm_pages"], f"{svc['ssm_pages']} SSM pages"
     else:
+        # The names SSM can supply: the remote variables, not those whose value comes from an
+        # arn_from secret (every ARN variable is set here, so the secret's key is used).
         ssm = math.ceil(svc["by_name_count"] / 10)
-        what = f"{ssm} batches of ≤ 10 of {svc['by_name_count']} names"
+        what = f"{ssm} batches of ≤ 10 of the {svc['by_name_count']} remote names"
+        asked = svc["by_name_count"] + svc["arn_var_count"]
+        if math.ceil(asked / 10) != ssm:
+            what += (f" (fetch-env asks for {asked}: the {svc['arn_var_count']} arn_from "
+                     f"variables too, so {math.ceil(asked / 10)} batches)")
     return ssm + svc["bundle_pages"] + arns, (
         f"{what} + {svc['bundle_pages']} BatchGetSecretValue page + {arns} ARN secrets")
 
@@ -883,7 +908,7 @@ def report(args, results, notes, env_info, started, finished):
     out = ["<!-- bench:begin (generated by bench/bench.py: edits here are overwritten) -->", ""]
     out += [
         "```sh",
-        "bench/bench.py " + " ".join(args.argv),
+        " ".join(["bench/bench.py", *args.argv]),
         "```",
         "",
         f"Run on {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(started))}, "
@@ -900,9 +925,10 @@ def report(args, results, notes, env_info, started, finished):
         f"- moto {v['moto']} (`moto_server`, plain HTTP on 127.0.0.1), {v['aws']}, "
         f"{v['teller']}, {v['rustc']}, {v['jq']}, yq {v['yq']} (Debian's, the jq wrapper), "
         f"bash {v['bash']}",
-        f"- runs: {args.runs} per contender and case, after one untimed run for fetch-env and "
-        f"teller; the shell and naive scripts stop adding runs once a case has taken "
-        f"{args.slow_budget} s (the runs column says how many were made)"
+        f"- runs: {args.runs} per case for fetch-env and teller, after one untimed run each, "
+        f"interleaved round by round; up to {args.slow_runs} for the shell and naive scripts, "
+        f"which stop adding runs once a case has taken {args.slow_budget:g} s (the runs column "
+        f"says how many were made)"
         + (f"; not run: {args.skip.replace(',', ', ')} (contender@variables@RTT ms)"
            if args.skip else "") + "; the median is shown",
         "",
@@ -927,10 +953,12 @@ def report(args, results, notes, env_info, started, finished):
 
 
 def write_report(path, block):
+    """Replaces the generated block: from the line starting with `<!-- bench:begin` to the line
+    `<!-- bench:end -->` (markers quoted inside a line are text, not markers)."""
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    start = text.find("<!-- bench:begin")
-    end = text.find("<!-- bench:end -->")
-    if start >= 0 and end > start:
+    start = text.find("\n<!-- bench:begin") + 1
+    end = text.find("\n<!-- bench:end -->", start) + 1
+    if start > 0 and end > start:
         text = text[:start] + block + text[end + len("<!-- bench:end -->"):]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
@@ -940,13 +968,16 @@ def write_report(path, block):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,100,1000")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=11,
+                        help="runs of fetch-env and teller per case, interleaved")
+    parser.add_argument("--slow-runs", type=int, default=5,
+                        help="runs of the shell and naive scripts per case, at most")
     parser.add_argument("--slow-budget", type=float, default=60,
                         help="seconds after which a case of the shell or naive script stops "
                              "adding runs (at least one run is made)")
     parser.add_argument("--skip", default="naive@1000@20",
                         help="cases not run, as contender@variables@RTT: the naive script "
-                             "takes about 9 minutes a run at 1000 variables")
+                             "takes about 11 minutes a run at 1000 variables")
     parser.add_argument("--latencies", default="0,20",
                         help="added round-trip times in ms (0 or 20)")
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
@@ -956,7 +987,31 @@ def main():
                         help="seconds to wait at most for the load to fall")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--results", default=str(ROOT / "target/bench-results.json"),
+                        help="where the raw results of the run are kept")
+    parser.add_argument("--render-only", action="store_true",
+                        help="measure nothing: render the report again from --results")
     args = parser.parse_args()
+    if args.render_only:
+        saved = json.loads(Path(args.results).read_text())
+        run_args = argparse.Namespace(**saved["args"])
+        notes = {"service": {int(k): v for k, v in saved["notes"]["service"]},
+                 "request": {tuple(k): v for k, v in saved["notes"]["request"]},
+                 "verbose": {tuple(k): v for k, v in saved["notes"]["verbose"]}}
+        for r in saved["results"]:
+            if "requests_range" in r:
+                r["requests_range"] = tuple(r["requests_range"])
+        block = report(run_args, saved["results"], notes, saved["env_info"], saved["started"],
+                       saved["finished"])
+    else:
+        block = run(args)
+    print(block)
+    if not args.no_write:
+        write_report(Path(args.output), block)
+        print(f"wrote {args.output}", file=sys.stderr)
+
+
+def run(args):
     args.argv = sys.argv[1:]
     started = time.time()
     names = [n for n in CONTENDERS if n in args.contenders.split(",")]
@@ -974,11 +1029,16 @@ def main():
     sampler.stop.set()
     env_info = {"versions": versions(), "machine": machine(), "load": load,
                 "load_samples": sampler.samples}
-    block = report(args, results, notes, env_info, started, time.time())
-    print(block)
-    if not args.no_write:
-        write_report(Path(args.output), block)
-        print(f"wrote {args.output}", file=sys.stderr)
+    finished = time.time()
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps({
+        "args": vars(args), "results": results, "env_info": env_info,
+        "started": started, "finished": finished,
+        "notes": {"service": list(notes["service"].items()),
+                  "request": list(notes["request"].items()),
+                  "verbose": list(notes["verbose"].items())},
+    }, indent=1, ensure_ascii=False))
+    return report(args, results, notes, env_info, started, finished)
 
 
 if __name__ == "__main__":
