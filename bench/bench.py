@@ -137,11 +137,12 @@ class Listener:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._guarded, args=(conn,), daemon=True).start()
+            accepted = time.monotonic()
+            threading.Thread(target=self._guarded, args=(conn, accepted), daemon=True).start()
 
-    def _guarded(self, conn):
+    def _guarded(self, conn, accepted):
         try:
-            self.handle(conn)
+            self.handle(conn, accepted)
         except OSError:
             pass
         finally:
@@ -163,7 +164,7 @@ class CountingProxy(Listener):
         self.server_times = []
         super().__init__()
 
-    def handle(self, conn):
+    def handle(self, conn, _accepted):
         request = read_request(conn)
         if request is None:
             return
@@ -210,32 +211,51 @@ class DelayProxy(Listener):
     """A TCP proxy adding a round trip of 2 * ONE_WAY: bytes in either direction are held
     ONE_WAY from the moment they arrive (a delay line: order kept, throughput not limited),
     and the upstream connection is opened HANDSHAKE after the client's, which holds the
-    request back as a TCP handshake over that network would."""
+    request back as a TCP handshake over that network would.
+
+    The delays are counted from when the connection was accepted and when each chunk arrived,
+    not from when a thread got round to it: the client is read from the moment of the accept
+    (a thread started afterwards would see the request late and add its start-up time to the
+    modelled delay), and every wait is until a deadline, not for a duration."""
 
     def __init__(self, upstream_port):
         self.upstream_port = upstream_port
         super().__init__()
 
-    def handle(self, client):
-        time.sleep(HANDSHAKE)
-        with socket.create_connection((LOOPBACK, self.upstream_port)) as upstream:
-            connected = time.monotonic()
-            back = threading.Thread(target=self.pump, args=(upstream, client, connected))
-            back.start()
-            self.pump(client, upstream, connected)
-            back.join()
+    def handle(self, client, accepted):
+        opened = accepted + HANDSHAKE
+        upstream = []
+        connected = threading.Event()
+
+        def upstream_socket():
+            connected.wait()
+            return upstream[0] if upstream else None
+
+        forward = threading.Thread(target=self.pump, args=(client, upstream_socket, opened))
+        forward.start()
+        try:
+            sleep_until(opened)
+            upstream.append(socket.create_connection((LOOPBACK, self.upstream_port)))
+        finally:
+            connected.set()
+        with upstream[0]:
+            self.pump(upstream[0], lambda: client, opened)
+            forward.join()
 
     @staticmethod
-    def pump(src, dst, not_before):
+    def pump(src, destination, not_before):
+        """Copies src to destination() through the delay line, until src ends."""
         line = queue.Queue()
 
         def deliver():
+            dst = None
             while True:
                 due, data = line.get()
-                wait = due - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
+                sleep_until(due)
                 try:
+                    dst = dst or destination()
+                    if dst is None:
+                        return
                     if data is None:
                         dst.shutdown(socket.SHUT_WR)
                         return
@@ -254,6 +274,12 @@ class DelayProxy(Listener):
             if not data:
                 break
         writer.join()
+
+
+def sleep_until(deadline):
+    wait = deadline - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,7 +355,8 @@ def make_service(size, workdir):
     (workdir / "store.yaml").write_text(json.dumps({"parameters": params, "secrets": secrets},
                                                    indent=1, ensure_ascii=False))
     assert len(lines) - 2 - 5 == size, "the manifest has the size asked for"
-    # Remote variables fetch-env asks SSM for by name: neither local, composed nor arn_from.
+    # The remote variables (neither local, composed nor arn_from); fetch-env asks SSM by name
+    # for these and the arn_from variables (arn_var_count).
     by_name = sum(1 for l in lines if l.startswith("  - { name:") and "source: local" not in l
                   and "secret:" not in l)
     return {
@@ -812,14 +839,14 @@ def expected_requests(svc, contender):
     if contender == "fetch-env by path":
         ssm, what = svc["ssm_pages"], f"{svc['ssm_pages']} SSM pages"
     else:
-        # The names SSM can supply: the remote variables, not those whose value comes from an
-        # arn_from secret (every ARN variable is set here, so the secret's key is used).
-        ssm = math.ceil(svc["by_name_count"] / 10)
-        what = f"{ssm} batches of ≤ 10 of the {svc['by_name_count']} remote names"
+        # Every variable that is not `source: local` is asked for by name: the remote ones and
+        # those read from an arn_from secret, for which SSM is the earlier layer (SPEC 3.1: an
+        # empty key in the secret, or an unset ARN variable, leaves the SSM value standing), so
+        # that both lookups resolve a flat layout alike. The batches go out together.
         asked = svc["by_name_count"] + svc["arn_var_count"]
-        if math.ceil(asked / 10) != ssm:
-            what += (f" (fetch-env asks for {asked}: the {svc['arn_var_count']} arn_from "
-                     f"variables too, so {math.ceil(asked / 10)} batches)")
+        ssm = math.ceil(asked / 10)
+        what = (f"{ssm} batches of ≤ 10 of the {asked} names ({svc['by_name_count']} remote, "
+                f"{svc['arn_var_count']} arn_from)")
     return ssm + svc["bundle_pages"] + arns, (
         f"{what} + {svc['bundle_pages']} BatchGetSecretValue page + {arns} ARN secrets")
 
