@@ -4,7 +4,8 @@
 usage: bench/bench.py [--sizes 10,100,1000] [--runs 11] [--slow-runs 5] [--slow-budget 60]
                       [--skip naive@1000@20] [--latencies 0,20] [--contenders NAME,...]
                       [--max-load 1.5] [--load-wait 900]
-                      [--output BENCHMARKS.md | --no-write] [--results FILE] [--render-only]
+                      [--no-keep-alive] [--output BENCHMARKS.md | --no-write]
+                      [--results FILE] [--render-only]
 
 For each size, a fresh moto server on loopback holds a synthetic service of that many
 variables: SSM String and SecureString parameters, one to three JSON bundles under the service
@@ -14,7 +15,10 @@ DATABASE_URL. In front of moto sits a counting proxy (one request per connection
 Every contender runs against that chain; each run gives its wall time, its peak RSS (GNU
 time's %M: the largest single process of the run's process tree) and the requests the proxy
 counted. Every contender's output is checked against fetch-env's: byte for byte for the shell
-scripts, value by value for teller on the variables it can produce.
+scripts, value by value for teller on the variables it can produce. Then fetch-env and teller
+run once more with the 20 ms round trip against a server that keeps connections open, as AWS
+does (a keep-alive proxy between the delaying proxy and the counting one), which shows what
+moto's closing of every connection costs them.
 
 The results go to stdout and replace the generated part of BENCHMARKS.md (from the line
 starting with `<!-- bench:begin` to the line `<!-- bench:end -->`), so the table, the machine,
@@ -274,6 +278,48 @@ class DelayProxy(Listener):
             if not data:
                 break
         writer.join()
+
+
+class KeepAliveProxy(Listener):
+    """Keeps a client's connection open across requests, as AWS does, and forwards each
+    request on a connection of its own to the counting proxy (moto closes every connection
+    after one answer). Behind the delaying proxy it shows what a contender pays against a
+    server that keeps connections: one handshake per connection, not per request."""
+
+    def __init__(self, upstream_port):
+        self.upstream_port = upstream_port
+        self.lock = threading.Lock()
+        self.connections = 0
+        super().__init__()
+
+    def handle(self, client, _accepted):
+        with self.lock:
+            self.connections += 1
+        while True:
+            request = read_request(client)
+            if request is None:
+                return
+            head, body = request
+            answer = Answer()
+            with socket.create_connection((LOOPBACK, self.upstream_port)) as upstream:
+                upstream.sendall(head.encode("latin-1") + body)
+                while not answer.done:
+                    chunk = upstream.recv(65536)
+                    if not chunk:
+                        break
+                    answer.feed(chunk)
+            if not answer.done:
+                return
+            end = answer.data.index(b"\r\n\r\n")
+            answer_head = re.sub(rb"(?im)^connection:.*\r\n", b"", answer.data[:end + 2])
+            client.sendall(answer_head + b"Connection: keep-alive\r\n\r\n"
+                           + answer.data[end + 4:])
+
+    def take(self):
+        """The client connections accepted since the last call."""
+        with self.lock:
+            counted, self.connections = self.connections, 0
+        return counted
 
 
 def sleep_until(deadline):
@@ -585,7 +631,7 @@ def check_output(name, out, reference, reference_json, svc):
 
 
 def measure(args, sizes, latencies, names):
-    results, notes = [], {"service": {}, "request": {}, "verbose": {}}
+    results, notes = [], {"service": {}, "request": {}, "verbose": {}, "kept": {}}
     for size in sizes:
         workdir = Path(tempfile.mkdtemp(prefix=f"fetch-env-bench-{size}-"))
         server, moto_port = start_moto()
@@ -682,6 +728,9 @@ def measure(args, sizes, latencies, names):
                          "--verbose"], env=env, capture_output=True)
                     counting.take()
                     notes["verbose"][(size, latency, mode)] = verbose.stderr.decode(errors="replace").strip()
+            if args.keep_alive and 20 in latencies and reference is not None:
+                notes["kept"][size] = kept_connections(args, size, names, svc, workdir, counting,
+                                                       reference, ref_json)
             notes["service"][size] = svc
         finally:
             delaying.close()
@@ -690,6 +739,51 @@ def measure(args, sizes, latencies, names):
             server.wait()
             subprocess.run(["rm", "-rf", str(workdir)])
     return results, notes
+
+
+def kept_connections(args, size, names, svc, workdir, counting, reference, ref_json):
+    """The compiled contenders with the 20 ms round trip against a server that keeps
+    connections open: the delaying proxy in front of a keep-alive proxy in front of the
+    counting one. Their runs interleaved, as in the main measurement."""
+    kept = KeepAliveProxy(counting.port)
+    delaying = DelayProxy(kept.port)
+    try:
+        env = contender_env(delaying.endpoint)
+        teller_cfg = workdir / "teller-kept.yml"
+        teller_config(svc, delaying.endpoint, teller_cfg)
+        cmds = commands(workdir, teller_cfg)
+        fast = [n for n in names if n not in SLOW]
+        out_path = workdir / "out"
+        runs = {n: {"samples": [], "connections": [], "requests": []} for n in fast}
+        for name in fast:
+            run_once(cmds[name], env, out_path)
+        counting.take()
+        kept.take()
+        for _ in range(args.runs):
+            for name in fast:
+                wall, _, code = run_once(cmds[name], env, out_path)
+                if code != 0:
+                    err = Path(str(out_path) + ".err").read_text(errors="replace")
+                    sys.exit(f"{name} failed ({code}) with connections kept:\n{err[-3000:]}")
+                problem = check_output(name, out_path.read_bytes(), reference, ref_json, svc)
+                if problem:
+                    sys.exit(f"{problem} (connections kept)")
+                runs[name]["samples"].append(wall)
+                runs[name]["connections"].append(kept.take())
+                runs[name]["requests"].append(sum(counting.take().values()))
+        found = {}
+        for name, r in runs.items():
+            found[name] = {"median": statistics.median(r["samples"]), "runs": len(r["samples"]),
+                           "connections": statistics.median(r["connections"]),
+                           "requests": statistics.median(r["requests"])}
+            print(f"  {size:>5} vars 20 ms  {name:<18} "
+                  f"{found[name]['median'] * 1000:8.0f} ms  connections kept: "
+                  f"{found[name]['connections']:g} for {found[name]['requests']:g} requests",
+                  file=sys.stderr, flush=True)
+        return found
+    finally:
+        delaying.close()
+        kept.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -928,6 +1022,19 @@ def latency_growth(results, notes, sizes):
     return lines
 
 
+def kept_table(results, notes):
+    lines = [
+        "| variables | contender | connections | requests | wall, a connection per request | wall, connections kept |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for size, found in sorted(notes["kept"].items()):
+        for name, k in found.items():
+            each = find(results, size, 20, name)
+            lines.append(f"| {size} | {LABELS[name]} | {k['connections']:g} | {k['requests']:g} | "
+                         f"{ms(each['median']) if each else '–'} | {ms(k['median'])} |")
+    return lines
+
+
 def report(args, results, notes, env_info, started, finished):
     sizes = sorted({r["size"] for r in results})
     v, m, load = env_info["versions"], env_info["machine"], env_info["load"]
@@ -965,6 +1072,11 @@ def report(args, results, notes, env_info, started, finished):
     out += operations_table(results, notes, sizes)
     out += ["", "fetch-env's wall time against the added round trip:", ""]
     out += latency_growth(results, notes, sizes)
+    if notes.get("kept"):
+        out += ["", "With the same 20 ms round trip against a server that keeps connections open, "
+                "as AWS does (a keep-alive proxy between the delaying proxy and the counting "
+                "one; moto itself closes every connection):", ""]
+        out += kept_table(results, notes)
     out += ["", "### Targets", ""]
     for text, met, numbers in targets(results, notes):
         out.append(f"- {'met' if met else '**missed**'}: {text}: {numbers}")
@@ -1012,6 +1124,9 @@ def main():
                         help="wait while the 1-minute load average is above this")
     parser.add_argument("--load-wait", type=int, default=900,
                         help="seconds to wait at most for the load to fall")
+    parser.add_argument("--no-keep-alive", dest="keep_alive", action="store_false",
+                        help="skip the runs with the 20 ms round trip against a server that "
+                             "keeps connections open")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--results", default=str(ROOT / "target/bench-results.json"),
@@ -1024,7 +1139,8 @@ def main():
         run_args = argparse.Namespace(**saved["args"])
         notes = {"service": {int(k): v for k, v in saved["notes"]["service"]},
                  "request": {tuple(k): v for k, v in saved["notes"]["request"]},
-                 "verbose": {tuple(k): v for k, v in saved["notes"]["verbose"]}}
+                 "verbose": {tuple(k): v for k, v in saved["notes"]["verbose"]},
+                 "kept": {int(k): v for k, v in saved["notes"].get("kept", [])}}
         for r in saved["results"]:
             if "requests_range" in r:
                 r["requests_range"] = tuple(r["requests_range"])
@@ -1063,7 +1179,8 @@ def run(args):
         "started": started, "finished": finished,
         "notes": {"service": list(notes["service"].items()),
                   "request": list(notes["request"].items()),
-                  "verbose": list(notes["verbose"].items())},
+                  "verbose": list(notes["verbose"].items()),
+                  "kept": list(notes["kept"].items())},
     }, indent=1, ensure_ascii=False))
     return report(args, results, notes, env_info, started, finished)
 
