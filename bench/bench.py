@@ -592,6 +592,16 @@ def run_once(command, env, out_path):
     return wall, int(rss[-1]) if rss and rss[-1].isdigit() else 0, done.returncode
 
 
+def run_or_exit(name, command, env, out_path, where):
+    """run_once, stopping the harness with the contender's stderr when it fails; returns the
+    wall time, the peak RSS and the output."""
+    wall, maxrss, code = run_once(command, env, out_path)
+    if code != 0:
+        err = Path(str(out_path) + ".err").read_text(errors="replace")
+        sys.exit(f"{name} failed ({code}) {where}:\n{err[-3000:]}")
+    return wall, maxrss, out_path.read_bytes()
+
+
 class LoadSampler:
     """The 1-minute load average, sampled every 5 s while the benchmark runs."""
 
@@ -664,13 +674,10 @@ def measure(args, sizes, latencies, names):
 
                 def one_run(name):
                     nonlocal reference
-                    wall, maxrss, code = run_once(cmds[name], env, out_path)
+                    wall, maxrss, out = run_or_exit(name, cmds[name], env, out_path,
+                                                    f"at {size} variables")
                     server = counting.take_times()
                     ops = counting.take()
-                    out = out_path.read_bytes()
-                    if code != 0:
-                        err = Path(str(out_path) + ".err").read_text(errors="replace")
-                        sys.exit(f"{name} failed ({code}) at {size} variables:\n{err[-3000:]}")
                     if reference is None:
                         if name != "fetch-env by path":
                             sys.exit("fetch-env by path must run first: it is the reference")
@@ -761,11 +768,9 @@ def kept_connections(args, size, names, svc, workdir, counting, reference, ref_j
         kept.take()
         for _ in range(args.runs):
             for name in fast:
-                wall, _, code = run_once(cmds[name], env, out_path)
-                if code != 0:
-                    err = Path(str(out_path) + ".err").read_text(errors="replace")
-                    sys.exit(f"{name} failed ({code}) with connections kept:\n{err[-3000:]}")
-                problem = check_output(name, out_path.read_bytes(), reference, ref_json, svc)
+                wall, _, out = run_or_exit(name, cmds[name], env, out_path,
+                                           "with connections kept")
+                problem = check_output(name, out, reference, ref_json, svc)
                 if problem:
                     sys.exit(f"{problem} (connections kept)")
                 runs[name]["samples"].append(wall)

@@ -150,12 +150,7 @@ impl FileStore {
                     again,
                 } => problems.push((
                     Location::from_yaml(&path, &again),
-                    format!(
-                        "duplicate key `{}` (first at line {}, column {})",
-                        crate::sanitize::sanitize(&name),
-                        first.line(),
-                        first.column()
-                    ),
+                    yaml::duplicate_key(&name, &first),
                 )),
             }
         }
@@ -493,17 +488,18 @@ impl<'de> Deserialize<'de> for RawSecretValue {
                 // the resolver reports them exactly as it would for AWS. A key written twice is
                 // refused, as everywhere in the file (the keys are variable names, not values).
                 let mut object = serde_json::Map::new();
-                let mut seen: Vec<(String, serde_saphyr::Location)> = Vec::new();
+                let mut seen: std::collections::HashMap<String, serde_saphyr::Location> =
+                    std::collections::HashMap::new();
                 while let Some(key) = map.next_key::<Spanned<String>>()? {
                     let value: serde_json::Value = map.next_value()?;
-                    if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key.value) {
+                    if let Some(first) = seen.get(&key.value) {
                         return Ok(RawSecretValue::DuplicateKey {
                             key: key.value,
                             first: *first,
                             again: key.referenced,
                         });
                     }
-                    seen.push((key.value.clone(), key.referenced));
+                    seen.insert(key.value.clone(), key.referenced);
                     object.insert(key.value, value);
                 }
                 Ok(RawSecretValue::Text(SecretValue::new(

@@ -36,6 +36,16 @@ pub(crate) fn options() -> Options {
     options
 }
 
+/// The message for `key` written a second time in a mapping, the first place named.
+pub(crate) fn duplicate_key(key: &str, first: &serde_saphyr::Location) -> String {
+    format!(
+        "duplicate key `{}` (first at line {}, column {})",
+        crate::sanitize::sanitize(key),
+        first.line(),
+        first.column()
+    )
+}
+
 /// Turns a parser error into a located problem. The parser's message names types and positions,
 /// never the text of a scalar: our visitors override every `visit_*` that would quote a value.
 pub(crate) fn problem_from_error(error: &serde_saphyr::Error) -> YamlProblem {
@@ -180,12 +190,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
                     if let Some(first) = seen.get(&key.value) {
                         problems.push(YamlProblem::at(
                             &key.referenced,
-                            format!(
-                                "duplicate key `{}` (first at line {}, column {})",
-                                crate::sanitize::sanitize(&key.value),
-                                first.line(),
-                                first.column()
-                            ),
+                            duplicate_key(&key.value, first),
                         ));
                         skip_value(&mut map)?;
                         continue;

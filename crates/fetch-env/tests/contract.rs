@@ -21,7 +21,7 @@ use common::example;
 use common::fault_proxy::{Fault, FaultProxy};
 use common::moto::{Moto, moto};
 use safety::{
-    Run, closed_endpoint, file_store, marker_script, on_aws, run_bounded, sealed, seed_many, write,
+    FAST, Run, closed_endpoint, file_store, marker_script, on_aws, run_bounded, sealed, write,
 };
 
 /// A certificate bundle that is written to a file, and a password.
@@ -58,7 +58,7 @@ fn seeded() {
     SEEDED.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "store.yaml", store("con"));
-        seed_many(std::slice::from_ref(&path));
+        moto().seed_many(std::slice::from_ref(&path));
     });
 }
 
@@ -189,18 +189,6 @@ impl Attempt {
         );
     }
 }
-
-/// Retries and timeouts small enough that every fault ends within seconds.
-const FAST: &[&str] = &[
-    "--aws-max-attempts",
-    "2",
-    "--aws-connect-timeout",
-    "1",
-    "--aws-attempt-timeout",
-    "1",
-    "--aws-operation-timeout",
-    "5",
-];
 
 /// Runs every command, concurrently, against the AWS store at `endpoint` with `keys` (access
 /// key id and secret key) in the environment, or with no keys anywhere; returns each attempt

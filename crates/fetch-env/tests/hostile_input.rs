@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use common::moto::moto;
 use common::require_tool;
-use safety::{Run, file_store, on_aws, run_bounded, sealed, seed_many, write};
+use safety::{Run, file_store, on_aws, run_bounded, sealed, write};
 
 const ARN_PREFIX: &str = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:";
 
@@ -118,7 +118,7 @@ fn aws_world() -> &'static AwsWorld {
                 "secrets:\n  hostile/nul/svc/secrets:\n    V_BUNDLE: \"before\\0after\"\n  \"{nul_key}\":\n    key: \"before\\0after\"\n"
             ),
         );
-        let arns = seed_many(&[large.clone(), nul.clone()]);
+        let arns = moto().seed_many(&[large.clone(), nul.clone()]);
         AwsWorld {
             large_arn: arns[&large][&large_key].clone(),
             nul_arn: arns[&nul][&nul_key].clone(),

@@ -36,8 +36,8 @@ use common::example;
 use common::fault_proxy::{Fault, FaultProxy};
 use common::moto::{Moto, moto};
 use safety::{
-    Run, closed_endpoint, file_store, on_aws, run_allowing_panic, run_bounded,
-    run_with_closed_stdout, sealed, seed_many, write,
+    FAST, Run, closed_endpoint, file_store, on_aws, run_allowing_panic, run_bounded,
+    run_with_closed_stdout, sealed, write,
 };
 
 const ARN_PREFIX: &str = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:";
@@ -222,7 +222,7 @@ fn world() -> &'static World {
             .iter()
             .map(|case| write(&dir.path().join(case.name), "store.yaml", &case.store))
             .collect();
-        let mut arns = seed_many(&stores);
+        let mut arns = moto().seed_many(&stores);
         let cases = cases
             .into_iter()
             .zip(stores)
@@ -436,18 +436,6 @@ fn assert_case_failed(case: &Prepared, inputs: Inputs<'_>) {
         explain.0.show()
     );
 }
-
-/// Retries and timeouts small enough that every fault ends within seconds.
-const FAST: &[&str] = &[
-    "--aws-max-attempts",
-    "2",
-    "--aws-connect-timeout",
-    "1",
-    "--aws-attempt-timeout",
-    "1",
-    "--aws-operation-timeout",
-    "5",
-];
 
 #[test]
 fn backend_faults_show_no_secret() {

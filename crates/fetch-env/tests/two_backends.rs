@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::fault_proxy::FaultProxy;
-use common::moto::{Moto, moto, venv};
+use common::moto::{Moto, moto};
 use common::{fetch_env, root};
 use serde_json::Value;
 
@@ -211,33 +211,6 @@ fn aws_copy(file_dir: &Path, arns: &HashMap<String, String>, into: &Path) {
     }
 }
 
-/// Seeds every store file into `moto` with one interpreter start; per store file, the server's
-/// ARN for each ARN key of the file.
-fn seed_many(moto: &Moto, stores: &[PathBuf]) -> HashMap<PathBuf, HashMap<String, String>> {
-    let output = Command::new(venv().join("bin/python"))
-        .arg(root().join("tests/aws/seed.py"))
-        .arg(&moto.endpoint)
-        .arg("--many")
-        .args(stores)
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("https_proxy")
-        .output()
-        .unwrap_or_else(|e| panic!("run seed.py: {e}; run scripts/install-test-deps.sh"));
-    assert!(
-        output.status.success(),
-        "seed.py --many failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let by_path: HashMap<String, HashMap<String, String>> =
-        serde_json::from_slice(&output.stdout).expect("seed.py prints a JSON object");
-    by_path
-        .into_iter()
-        .map(|(k, v)| (PathBuf::from(k), v))
-        .collect()
-}
-
 fn arns_back(arns: &HashMap<String, String>) -> Vec<(String, String)> {
     arns.iter()
         .map(|(file, server)| (server.clone(), file.clone()))
@@ -291,7 +264,7 @@ fn load_cases(moto: &Moto, work: &Path) -> Vec<Case> {
         .iter()
         .map(|(_, dir, _)| dir.join("store.yaml"))
         .collect();
-    let mut seeded = seed_many(moto, &stores);
+    let mut seeded = moto.seed_many(&stores);
     specs
         .into_iter()
         .map(|(name, file_dir, spec)| {
@@ -574,7 +547,8 @@ fn rotation_service(moto: &Moto, work: &Path) -> (PathBuf, PathBuf, String, Vec<
     let file_dir = work.join("file");
     instantiate(&root().join("examples/api"), &rename, &file_dir);
     let store = file_dir.join("store.yaml");
-    let arns = seed_many(moto, std::slice::from_ref(&store))
+    let arns = moto
+        .seed_many(std::slice::from_ref(&store))
         .remove(&store)
         .expect("seeded");
     assert_eq!(arns.len(), 1, "examples/api holds one secret by ARN");
@@ -763,7 +737,8 @@ fn a_100_variable_service_costs_the_minimal_number_of_requests() {
     let file_dir = work.path().join("file");
     let service = write_big_service(&file_dir);
     let store = file_dir.join("store.yaml");
-    let arns = seed_many(moto, std::slice::from_ref(&store))
+    let arns = moto
+        .seed_many(std::slice::from_ref(&store))
         .remove(&store)
         .expect("seeded");
     assert_eq!(arns.len(), 2);

@@ -90,6 +90,19 @@ impl Moto {
         serde_json::from_slice(&output).expect("seed.py prints a JSON object")
     }
 
+    /// Seeds every store file with one interpreter start; returns, per store path, the ARNs
+    /// the server assigned, keyed by the ARN written in that store.
+    pub fn seed_many(&self, stores: &[PathBuf]) -> HashMap<PathBuf, HashMap<String, String>> {
+        let mut args = vec!["--many"];
+        args.extend(stores.iter().map(|s| s.to_str().expect("utf-8 path")));
+        let by_path: HashMap<String, HashMap<String, String>> =
+            serde_json::from_slice(&self.python(&args)).expect("seed.py prints a JSON object");
+        by_path
+            .into_iter()
+            .map(|(path, arns)| (PathBuf::from(path), arns))
+            .collect()
+    }
+
     /// On a server started with `INITIAL_NO_AUTH_ACTION_COUNT=3`: seeds `store` as an
     /// administrator, then creates a user holding only `policy` (IAM JSON). Returns the ARN map
     /// and that user's access key id and secret key.

@@ -1,7 +1,7 @@
 //! Shared by the safety suites (redaction.rs, no_disk.rs, contract.rs, hostile_input.rs): the
 //! binary run in a sealed environment under a hang guard with backtraces on, the failure
-//! contract (exit code, empty stdout, a message on stderr), the canary convention, and moto
-//! seeded with many stores in one interpreter start.
+//! contract (exit code, empty stdout, a message on stderr), the canary convention, and the
+//! retry and timeout flags that make every AWS fault end within seconds.
 //!
 //! Every run goes through [`run_bounded`], which fails the test when fetch-env panicked: exit
 //! 101, and on stderr either the panic hook's `error: internal error at …` (main.rs) or, should
@@ -10,19 +10,30 @@
 //! formats, so it is checked on every run of every suite rather than in one place.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::moto::{free_port, moto, venv};
-use crate::common::{fetch_env, root};
+use crate::common::fetch_env;
+use crate::common::moto::free_port;
 
 /// Every planted secret value holds this; nothing else in any input does, so finding it in an
 /// output means a value leaked (or a part of one: the canaries are long enough that a
 /// truncated leak still shows the prefix).
 pub const CANARY: &str = "CANARY";
+
+/// Retries and timeouts small enough that every fault ends within seconds.
+pub const FAST: &[&str] = &[
+    "--aws-max-attempts",
+    "2",
+    "--aws-connect-timeout",
+    "1",
+    "--aws-attempt-timeout",
+    "1",
+    "--aws-operation-timeout",
+    "5",
+];
 
 /// The hang guard for one run: far above what any run takes, never a benchmark.
 pub const HANG_GUARD: Duration = Duration::from_secs(30);
@@ -256,33 +267,6 @@ fn finish(command: &mut Command) -> Run {
         stderr,
         elapsed,
     }
-}
-
-/// Seeds the shared moto server with every store file in one interpreter start; returns, per
-/// store path, the ARNs moto assigned keyed by the ARN written in that store.
-pub fn seed_many(stores: &[PathBuf]) -> HashMap<PathBuf, HashMap<String, String>> {
-    let output = Command::new(venv().join("bin/python"))
-        .arg(root().join("tests/aws/seed.py"))
-        .arg(&moto().endpoint)
-        .arg("--many")
-        .args(stores)
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("https_proxy")
-        .output()
-        .expect("run seed.py (scripts/install-test-deps.sh installs its venv)");
-    assert!(
-        output.status.success(),
-        "seed.py --many failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let by_path: HashMap<String, HashMap<String, String>> =
-        serde_json::from_slice(&output.stdout).expect("seed.py prints a JSON object");
-    by_path
-        .into_iter()
-        .map(|(path, arns)| (PathBuf::from(path), arns))
-        .collect()
 }
 
 /// Writes `text` to `dir/name` and returns the path.
