@@ -30,6 +30,7 @@ mod secret_value;
 mod settings;
 mod store;
 mod template;
+mod value;
 mod yaml;
 
 pub use bootstrap::{Bootstrap, BootstrapError};
@@ -55,4 +56,5 @@ pub use store::{
     StoreError, StoreRequest, StoreResponse,
 };
 pub use template::{Template, TemplateError, percent_encode};
+pub use value::Value;
 pub use yaml::did_you_mean;

@@ -18,6 +18,7 @@ use crate::secret_value::SecretValue;
 use crate::store::{
     BundleQuery, ParameterQuery, SecretFetchError, SecretPayload, Store, StoreError, StoreRequest,
 };
+use crate::value::Value;
 
 /// How one resolve looks things up; the defaults are the documented behaviour.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,11 +102,10 @@ impl fmt::Display for VariableStatus {
 #[derive(Debug, Clone)]
 pub struct ResolvedVariable<'m> {
     pub variable: &'m Variable,
-    pub value: Option<SecretValue>,
+    /// The value, which knows whether it may be shown (see [`Value::shown`]).
+    pub value: Option<Value>,
     pub source: Option<Source>,
     pub status: VariableStatus,
-    /// The value must be masked in anything shown to a person.
-    pub masked: bool,
 }
 
 /// Why resolution failed (exit 1). No variant holds a value.
@@ -216,7 +216,7 @@ impl<'m> Resolution<'m> {
         self.variables
             .iter()
             .filter(|r| container.is_none_or(|c| r.variable.is_for_container(c)))
-            .filter_map(|r| r.value.as_ref().map(|v| (&r.variable.name, v)))
+            .filter_map(|r| r.value.as_ref().map(|v| (&r.variable.name, v.text())))
             .collect()
     }
 }
@@ -242,7 +242,9 @@ pub fn resolve<'m>(
     let bundles = r.bundle_keys(response.bundles);
     let secrets = r.secrets(response.secrets);
 
-    let mut values: HashMap<&str, (SecretValue, Source)> = HashMap::new();
+    // Every value is made with its secrecy: from the variable (`sensitive`) and from where it
+    // came (a place meant for secrets); a composed value inherits it from its inputs.
+    let mut values: HashMap<&str, (Value, Source)> = HashMap::new();
     for variable in manifest.variables() {
         let name = variable.name.as_str();
         let mut found: Option<(SecretValue, Source)> = None;
@@ -279,8 +281,9 @@ pub fn resolve<'m>(
                 Some((SecretValue::from(default.as_str()), Source::Default)),
             );
         }
-        if let Some(found) = found {
-            values.insert(name, found);
+        if let Some((text, source)) = found {
+            let secret = variable.sensitive || source.is_secret_store();
+            values.insert(name, (Value::public(text).secret_if(secret), source));
         }
     }
 
@@ -289,15 +292,15 @@ pub fn resolve<'m>(
         let Origin::Composed(composition) = &variable.origin else {
             continue;
         };
-        let rendered = composition.template.render(
-            |input| values.get(input.as_str()).map(|(v, _)| v.expose()),
+        let composed = composition.template.compose(
+            |input| values.get(input.as_str()).map(|(v, _)| v),
             |input| composition.encode.contains(input),
         );
-        match rendered {
-            Ok(text) => {
+        match composed {
+            Ok(value) => {
                 values.insert(
                     variable.name.as_str(),
-                    (SecretValue::new(text.to_string()), Source::Compose),
+                    (value.secret_if(variable.sensitive), Source::Compose),
                 );
             }
             Err(input) => {
@@ -355,25 +358,12 @@ pub fn resolve<'m>(
                 name: variable.name.clone(),
             });
         }
-        let masked = variable.sensitive || source.as_ref().is_some_and(Source::is_secret_store);
         variables.push(ResolvedVariable {
             variable,
             value,
             source,
             status,
-            masked,
         });
-    }
-    // A composed value is masked when any of its inputs is.
-    for i in 0..variables.len() {
-        if let Origin::Composed(c) = &variables[i].variable.origin {
-            let inputs_masked = c.template.placeholders().iter().any(|p| {
-                variables
-                    .iter()
-                    .any(|v| v.variable.name == **p && (v.masked || v.variable.sensitive))
-            });
-            variables[i].masked |= inputs_masked;
-        }
     }
     let mut materials = Vec::new();
     for resolved in &variables {

@@ -9,6 +9,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroizing;
 
 use crate::env_name::EnvName;
+use crate::secret_value::SecretValue;
+use crate::value::Value;
 
 /// Everything outside RFC 3986 "unreserved" (`A-Z a-z 0-9 - . _ ~`) is percent-encoded.
 const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -128,6 +130,26 @@ impl Template {
         Ok(out)
     }
 
+    /// The value of this template over `value(name)`: rendered as [`Template::render`] does,
+    /// and secret when any input is, so that no caller can forget to mask a value built from a
+    /// secret.
+    pub fn compose<'v>(
+        &self,
+        mut value: impl FnMut(&EnvName) -> Option<&'v Value>,
+        encode: impl Fn(&EnvName) -> bool,
+    ) -> Result<Value, EnvName> {
+        let mut inputs: Vec<&'v Value> = Vec::new();
+        let text = self.render(
+            |name| {
+                let input = value(name)?;
+                inputs.push(input);
+                Some(input.expose())
+            },
+            encode,
+        )?;
+        Ok(Value::derived(SecretValue::new(text.to_string()), inputs))
+    }
+
     /// `true` when the literal text of the template contains `needle` (used by `check` to find
     /// hard-coded settings such as `sslmode=`).
     pub fn literal_contains(&self, needle: &str) -> bool {
@@ -196,6 +218,23 @@ mod tests {
             percent_encode("aZ09-._~@:/?#[]&=+% '\"é"),
             "aZ09-._~%40%3A%2F%3F%23%5B%5D%26%3D%2B%25%20%27%22%C3%A9"
         );
+    }
+
+    #[test]
+    fn a_composed_value_is_secret_when_any_input_is() {
+        let t = Template::parse("x-${A}-${B}").unwrap();
+        let public = Value::public(SecretValue::from("a"));
+        let secret = Value::secret(SecretValue::from("b"));
+        let both = t
+            .compose(
+                |n| Some(if n.as_str() == "A" { &public } else { &secret }),
+                |_| false,
+            )
+            .unwrap();
+        assert_eq!(both.expose(), "x-a-b");
+        assert!(both.is_secret());
+        let plain = t.compose(|_| Some(&public), |_| false).unwrap();
+        assert_eq!(plain.shown(), Some("x-a-a"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `explain`: one row per variable with its status, source and containers. Values are shown
-//! only when the manifest does not mark them sensitive and they did not come from a place meant
-//! for secrets (SecureString, Secrets Manager); everything else is masked.
+//! `explain`: one row per variable with its status, source and containers. A value is shown
+//! only when it is not secret ([`fetch_env_core::Value::shown`]): not `sensitive`, not from a
+//! place meant for secrets (SecureString, Secrets Manager) and not composed from any secret
+//! input; everything else is masked.
 
 use std::io::Write as _;
 
@@ -92,10 +93,10 @@ fn table(resolution: &Resolution<'_>, container: Option<&str>) -> String {
             (None, Origin::Composed(_)) => "compose (input unset)".to_owned(),
             (None, _) => "-".to_owned(),
         };
-        let value = match (&resolved.value, resolved.masked) {
-            (None, _) => "-".to_owned(),
-            (Some(_), true) => MASK.to_owned(),
-            (Some(value), false) => shorten(&sanitize(value.expose())),
+        let value = match resolved.value.as_ref().map(|v| v.shown()) {
+            None => "-".to_owned(),
+            Some(None) => MASK.to_owned(),
+            Some(Some(text)) => shorten(&sanitize(text)),
         };
         let status = match resolved.status {
             VariableStatus::Resolved => "ok".to_owned(),
