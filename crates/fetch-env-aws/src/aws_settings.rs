@@ -2,6 +2,7 @@
 //! credentials, proxies, retries and timeouts. Each comes from the process environment first,
 //! then from the bootstrap file (cloud-init puts `AWS_REGION`, proxies and sometimes keys there).
 
+use std::fmt;
 use std::time::Duration;
 
 use fetch_env_core::{Bootstrap, SecretValue};
@@ -15,8 +16,9 @@ pub struct StaticCredentials {
     pub session_token: Option<SecretValue>,
 }
 
-/// The AWS store's settings.
-#[derive(Debug, Clone)]
+/// The AWS store's settings. Its `Debug` shows the endpoint and proxy URLs without their
+/// `user:password@` part.
+#[derive(Clone)]
 pub struct AwsSettings {
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
@@ -140,6 +142,40 @@ impl AwsSettings {
     }
 }
 
+impl fmt::Debug for AwsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = |u: &Option<String>| u.as_deref().map(without_userinfo);
+        f.debug_struct("AwsSettings")
+            .field("region", &self.region)
+            .field("endpoint_url", &url(&self.endpoint_url))
+            .field("credentials", &self.credentials)
+            .field("http_proxy", &url(&self.http_proxy))
+            .field("https_proxy", &url(&self.https_proxy))
+            .field("no_proxy", &self.no_proxy)
+            .field("max_attempts", &self.max_attempts)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .finish()
+    }
+}
+
+/// `url` without a `user:password@` part, which is no business of a report or a `Debug`
+/// print. The authority ends at the first `/`; a proxy written without a scheme
+/// (`user:password@squid:3128`) is stripped too.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match (rest[..authority_end].rfind('@'), scheme) {
+        (None, _) => url.to_owned(),
+        (Some(at), Some(scheme)) => format!("{scheme}://{}", &rest[at + 1..]),
+        (Some(at), None) => rest[at + 1..].to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -178,6 +214,54 @@ mod tests {
                 .credentials
                 .is_none()
         );
+    }
+
+    /// Proxy and endpoint URLs with a password in them, as a bootstrap file may hold them.
+    fn settings_with_userinfo() -> AwsSettings {
+        let b = bootstrap(
+            "AWS_REGION=eu-central-1\nAWS_ACCESS_KEY_ID=AKIA\nAWS_SECRET_ACCESS_KEY=key-s3cret\n",
+        );
+        let env = |k: &str| match k {
+            "HTTPS_PROXY" => Some("http://user:s3cret@proxy:3128".to_owned()),
+            "HTTP_PROXY" => Some("user:s3cret@plain-proxy:3128".to_owned()),
+            "AWS_ENDPOINT_URL" => Some("https://user:s3cret@endpoint.example:4566/".to_owned()),
+            _ => None,
+        };
+        AwsSettings::load(&env, &b, &|_| None).unwrap()
+    }
+
+    #[test]
+    fn debug_never_prints_url_userinfo() {
+        let settings = settings_with_userinfo();
+        assert_eq!(
+            settings.https_proxy.as_deref(),
+            Some("http://user:s3cret@proxy:3128"),
+            "the settings keep the credentials the proxy needs"
+        );
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("user:"), "{shown}");
+        assert!(shown.contains("http://proxy:3128"), "{shown}");
+        assert!(shown.contains("plain-proxy:3128"), "{shown}");
+        assert!(shown.contains("https://endpoint.example:4566/"), "{shown}");
+        assert!(shown.contains("eu-central-1"), "{shown}");
+    }
+
+    #[test]
+    fn userinfo_is_stripped_from_the_authority_only() {
+        for (url, stripped) in [
+            ("http://user:s3cret@proxy:3128", "http://proxy:3128"),
+            ("http://user@proxy:3128/", "http://proxy:3128/"),
+            ("http://us@r:s3cr@t@proxy:3128", "http://proxy:3128"),
+            ("user:s3cret@proxy:3128", "proxy:3128"),
+            ("http://proxy:3128/a@b", "http://proxy:3128/a@b"),
+            (
+                "https://ssm.eu-central-1.amazonaws.com",
+                "https://ssm.eu-central-1.amazonaws.com",
+            ),
+        ] {
+            assert_eq!(without_userinfo(url), stripped, "{url}");
+        }
     }
 
     #[test]

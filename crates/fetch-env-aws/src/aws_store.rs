@@ -32,9 +32,9 @@ use fetch_env_core::{
 };
 use futures_util::future::try_join_all;
 
-use crate::aws_settings::AwsSettings;
+use crate::aws_settings::{AwsSettings, without_userinfo};
 use crate::call_counter::CallCounter;
-use crate::error_translation::{is_not_found, is_refused, translate};
+use crate::error_translation::{batch_read_error, is_not_found, is_refused, translate};
 
 /// SSM and Secrets Manager through the AWS SDK.
 pub struct AwsStore {
@@ -52,7 +52,7 @@ impl fmt::Debug for AwsStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AwsStore")
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.endpoint.as_deref().map(without_userinfo))
             .finish_non_exhaustive()
     }
 }
@@ -305,16 +305,23 @@ impl AwsStore {
                     payload: payload(value.secret_string(), value.secret_binary().is_some()),
                 });
             }
-            if let Some(error) = page.errors().first() {
-                let id = error.secret_id().unwrap_or(prefix);
-                let code = error.error_code().unwrap_or("an unknown error");
-                if code != "ResourceNotFoundException" {
-                    return Err(StoreError::Unavailable(format!(
-                        "secretsmanager:BatchGetSecretValue could not read {}: {code}: {}",
-                        fetch_env_core::sanitize(id),
-                        fetch_env_core::sanitize(error.message().unwrap_or_default())
-                    )));
-                }
+            // Every error of the page counts, not only the first: a secret that could not be
+            // read is missing from `secret_values`, and its variables would silently fall back
+            // to their defaults.
+            let unreadable: Vec<String> = page
+                .errors()
+                .iter()
+                .filter(|error| !vanished_after_listing(error))
+                .map(|error| {
+                    batch_read_error(
+                        error.secret_id().unwrap_or(prefix),
+                        error.error_code().unwrap_or("an unknown error"),
+                        error.message(),
+                    )
+                })
+                .collect();
+            if !unreadable.is_empty() {
+                return Err(StoreError::Unavailable(unreadable.join("\n")));
             }
             match page.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_owned()),
@@ -397,6 +404,15 @@ impl AwsStore {
     }
 }
 
+/// `true` for the one error of a `BatchGetSecretValue` answer that is no failure: a secret
+/// the service listed under the prefix and that was deleted before it could be read, which is
+/// then simply absent, as it would be a moment later. Any other error (access denied, a key KMS
+/// would not use, a not-found that names no secret) leaves a bundle unread.
+fn vanished_after_listing(error: &aws_sdk_secretsmanager::types::ApiErrorType) -> bool {
+    error.error_code() == Some("ResourceNotFoundException")
+        && error.secret_id().is_some_and(|id| !id.is_empty())
+}
+
 fn parameter(p: &aws_sdk_ssm::types::Parameter) -> Option<Parameter> {
     Some(Parameter {
         path: p.name()?.to_owned(),
@@ -410,20 +426,6 @@ fn payload(text: Option<&str>, binary: bool) -> SecretPayload {
         Some(text) => SecretPayload::Text(SecretValue::from(text)),
         None if binary => SecretPayload::Binary,
         None => SecretPayload::Text(SecretValue::from("")),
-    }
-}
-
-/// `endpoint` without a `user:password@` part, which is no business of a report.
-fn without_userinfo(endpoint: &str) -> String {
-    match endpoint.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-                None => endpoint.to_owned(),
-            }
-        }
-        None => endpoint.to_owned(),
     }
 }
 
@@ -506,5 +508,41 @@ impl Store for AwsStore {
             );
         }
         lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StaticCredentials;
+
+    #[test]
+    fn debug_never_prints_url_userinfo() {
+        let settings = AwsSettings {
+            region: Some("eu-central-1".into()),
+            endpoint_url: Some("https://user:s3cret@endpoint.example:4566".into()),
+            credentials: Some(StaticCredentials {
+                access_key_id: SecretValue::from("AKIA"),
+                secret_access_key: SecretValue::from("key-s3cret"),
+                session_token: None,
+            }),
+            http_proxy: None,
+            https_proxy: Some("http://user:s3cret@proxy:3128".into()),
+            no_proxy: None,
+            max_attempts: AwsSettings::DEFAULT_MAX_ATTEMPTS,
+            connect_timeout: AwsSettings::DEFAULT_CONNECT_TIMEOUT,
+            attempt_timeout: AwsSettings::DEFAULT_ATTEMPT_TIMEOUT,
+            operation_timeout: AwsSettings::DEFAULT_OPERATION_TIMEOUT,
+        };
+        let store = AwsStore::new(&settings).unwrap();
+        let shown = format!("{store:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("user:"), "{shown}");
+        assert!(shown.contains("https://endpoint.example:4566"), "{shown}");
+        let described = store.describe();
+        assert_eq!(
+            described,
+            "aws:eu-central-1 via https://endpoint.example:4566"
+        );
     }
 }

@@ -156,6 +156,32 @@ fn service_message(code: &str, detail: &str, action: &str, resource: &str) -> St
     }
 }
 
+/// One entry of a `BatchGetSecretValue` answer's `Errors`: the secret it could not read and the
+/// service's code, with what to grant where the code says. The call reads each secret with the
+/// caller's `secretsmanager:GetSecretValue` on it, and decrypts with `kms:Decrypt` on its key.
+pub(crate) fn batch_read_error(secret: &str, code: &str, message: Option<&str>) -> String {
+    let secret = sanitize(secret);
+    let code = sanitize(code);
+    let detail = message
+        .filter(|m| !m.is_empty())
+        .map(|m| format!(": {}", sanitize(m)))
+        .unwrap_or_default();
+    let hint = match code.as_str() {
+        "AccessDeniedException" | "AccessDenied" => {
+            "; grant secretsmanager:GetSecretValue on it to the host's role"
+        }
+        "DecryptionFailure"
+        | "KMSAccessDeniedException"
+        | "KMSDisabledException"
+        | "KMSInvalidStateException"
+        | "KMSNotFoundException" => {
+            "; check the KMS key that encrypts it and grant kms:Decrypt on it"
+        }
+        _ => "",
+    };
+    format!("secretsmanager:BatchGetSecretValue could not read {secret}: {code}{detail}{hint}")
+}
+
 fn credentials_message(cause: &str) -> String {
     format!(
         "no AWS credentials could be loaded ({cause}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment or the bootstrap file, set AWS_PROFILE, or run on an instance with a role"

@@ -2,9 +2,11 @@
 //! (`--manifest M --bootstrap B --format export`) is the default command.
 
 use std::ffi::OsString;
+use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use fetch_env_aws::AwsSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,23 +60,34 @@ pub struct Global {
     #[arg(long, global = true, value_name = "MODE")]
     pub secrets_lookup: Option<String>,
 
-    /// AWS: attempts per request, the first included (default 4). Also
-    /// FETCH_ENV_AWS_MAX_ATTEMPTS.
-    #[arg(long, global = true, value_name = "N")]
+    // The four AWS settings state their defaults from the constants the AWS store uses, so
+    // that the help cannot drift from the code.
+    #[arg(long, global = true, value_name = "N", help = aws_help(
+        "attempts per request, the first included",
+        AwsSettings::DEFAULT_MAX_ATTEMPTS,
+        "FETCH_ENV_AWS_MAX_ATTEMPTS",
+    ))]
     pub aws_max_attempts: Option<String>,
 
-    /// AWS: seconds to wait for a TCP connection (default 2). Also
-    /// FETCH_ENV_AWS_CONNECT_TIMEOUT.
-    #[arg(long, global = true, value_name = "SECONDS")]
+    #[arg(long, global = true, value_name = "SECONDS", help = aws_help(
+        "seconds to wait for a TCP connection",
+        AwsSettings::DEFAULT_CONNECT_TIMEOUT.as_secs_f64(),
+        "FETCH_ENV_AWS_CONNECT_TIMEOUT",
+    ))]
     pub aws_connect_timeout: Option<String>,
 
-    /// AWS: seconds one attempt may take (default 5). Also FETCH_ENV_AWS_ATTEMPT_TIMEOUT.
-    #[arg(long, global = true, value_name = "SECONDS")]
+    #[arg(long, global = true, value_name = "SECONDS", help = aws_help(
+        "seconds one attempt may take",
+        AwsSettings::DEFAULT_ATTEMPT_TIMEOUT.as_secs_f64(),
+        "FETCH_ENV_AWS_ATTEMPT_TIMEOUT",
+    ))]
     pub aws_attempt_timeout: Option<String>,
 
-    /// AWS: seconds one request may take, every retry included (default 15). Also
-    /// FETCH_ENV_AWS_OPERATION_TIMEOUT.
-    #[arg(long, global = true, value_name = "SECONDS")]
+    #[arg(long, global = true, value_name = "SECONDS", help = aws_help(
+        "seconds one request may take, every retry included",
+        AwsSettings::DEFAULT_OPERATION_TIMEOUT.as_secs_f64(),
+        "FETCH_ENV_AWS_OPERATION_TIMEOUT",
+    ))]
     pub aws_operation_timeout: Option<String>,
 
     /// Report on stderr the requests made per API operation and the time per phase.
@@ -84,6 +97,11 @@ pub struct Global {
     /// Show the files (`file:` in the manifest) that would be written, and write none.
     #[arg(long, global = true)]
     pub dry_run: bool,
+}
+
+/// The help of an AWS retry or timeout flag: what it sets, its default, its variable.
+fn aws_help(what: &str, default: impl fmt::Display, variable: &str) -> String {
+    format!("AWS: {what} (default {default}). Also {variable}")
 }
 
 impl OutputArgs {

@@ -706,6 +706,126 @@ fn an_invalid_json_answer_is_reported_for_every_operation() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Errors inside a BatchGetSecretValue answer
+
+/// The bundle of the seeded store, which the api example's required `JWT_SIGNING_KEY` comes from.
+const BUNDLE: &str = "voiceai/net/api/secrets";
+
+/// A secret under the bundle prefix that the service listed and could not read any more: it was
+/// deleted in between.
+const VANISHED: &str = "voiceai/net/api/vanished";
+
+/// The `BatchGetSecretValue` answers of moto, each with `errors` (secret, code) as its
+/// `Errors` and without the values of the secrets those errors name: what AWS answers when it
+/// listed a secret under the prefix and then could not read it.
+fn with_batch_errors(proxy: &FaultProxy, errors: &'static [(&'static str, &'static str)]) {
+    proxy.rewrite_answers("secretsmanager.BatchGetSecretValue", move |body| {
+        let mut answer: serde_json::Value = serde_json::from_str(body).expect("moto's JSON");
+        let values = answer["SecretValues"]
+            .as_array_mut()
+            .expect("SecretValues in moto's answer");
+        assert!(
+            values.iter().any(|v| v["Name"] == BUNDLE),
+            "moto answers with the bundle: {body}"
+        );
+        values.retain(|v| !errors.iter().any(|(secret, _)| v["Name"] == *secret));
+        answer["Errors"] = errors
+            .iter()
+            .map(|(secret, code)| {
+                serde_json::json!({
+                    "SecretId": secret,
+                    "ErrorCode": code,
+                    "Message": format!("{code} for {secret} (injected)"),
+                })
+            })
+            .collect();
+        answer.to_string()
+    });
+}
+
+/// Exit 3 naming `secret` and `code`; the vanished secret is not reported as a failure.
+fn assert_batch_error_fails(errors: &'static [(&'static str, &'static str)], code: &str) {
+    let endpoint = FaultProxy::start(moto().port);
+    with_batch_errors(&endpoint, errors);
+    let run = Case::new(&endpoint.endpoint).fast().run();
+    run.assert_backend_failure(&["secretsmanager:BatchGetSecretValue", BUNDLE, code]);
+    assert_eq!(endpoint.rewritten(), 1, "{:?}", endpoint.operations());
+    assert!(
+        !run.stderr
+            .lines()
+            .any(|l| l.starts_with("error: ") && l.contains(VANISHED)),
+        "a vanished secret is no failure:\n{}",
+        run.stderr
+    );
+}
+
+/// Only the first error of a page used to be read: a not-found first hid the access denial
+/// behind it, and the bundle's variables silently fell back to their defaults.
+#[test]
+fn a_second_batch_error_is_not_hidden_by_a_first_not_found() {
+    assert_batch_error_fails(
+        &[
+            (VANISHED, "ResourceNotFoundException"),
+            (BUNDLE, "AccessDeniedException"),
+        ],
+        "AccessDeniedException",
+    );
+}
+
+#[test]
+fn a_first_batch_error_fails_the_run_whatever_follows_it() {
+    assert_batch_error_fails(
+        &[
+            (BUNDLE, "AccessDeniedException"),
+            (VANISHED, "ResourceNotFoundException"),
+        ],
+        "AccessDeniedException",
+    );
+}
+
+#[test]
+fn a_decryption_failure_behind_a_first_not_found_is_not_hidden() {
+    assert_batch_error_fails(
+        &[
+            (VANISHED, "ResourceNotFoundException"),
+            (BUNDLE, "DecryptionFailure"),
+        ],
+        "DecryptionFailure",
+    );
+}
+
+/// Every error that is no vanished secret is named, one line each.
+#[test]
+fn every_unreadable_secret_of_a_batch_is_named() {
+    let endpoint = FaultProxy::start(moto().port);
+    with_batch_errors(
+        &endpoint,
+        &[
+            (BUNDLE, "DecryptionFailure"),
+            ("voiceai/net/api/denied", "AccessDeniedException"),
+        ],
+    );
+    let run = Case::new(&endpoint.endpoint).fast().run();
+    run.assert_backend_failure(&[BUNDLE, "DecryptionFailure", "kms:Decrypt"]);
+    run.assert_backend_failure(&[
+        "voiceai/net/api/denied",
+        "AccessDeniedException",
+        "grant secretsmanager:GetSecretValue",
+    ]);
+}
+
+/// A secret deleted between the service's listing and its read is simply absent, as it would
+/// be a moment later: the run resolves as before.
+#[test]
+fn a_secret_that_vanished_between_listing_and_reading_is_tolerated() {
+    let endpoint = FaultProxy::start(moto().port);
+    with_batch_errors(&endpoint, &[(VANISHED, "ResourceNotFoundException")]);
+    let run = Case::new(&endpoint.endpoint).fast().run();
+    run.assert_resolved();
+    assert_eq!(endpoint.rewritten(), 1, "{:?}", endpoint.operations());
+}
+
+// ---------------------------------------------------------------------------------------------
 // Credentials
 
 /// Removes every credential source but the instance metadata service, which is left enabled and

@@ -18,6 +18,8 @@
 //! proves that no expected stderr holds a canary and that no failing case expects anything on
 //! stdout. Together: no secret reaches stderr, and a failure prints nothing to stdout.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 /// Settings fetch-env reads from its environment; every case removes them so that the
@@ -117,6 +119,30 @@ fn no_case_expects_a_secret_or_partial_output() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `--help` states the retry and timeout defaults the AWS store uses. It once said 4 attempts
+/// and 15 s while the code used 8 and 60, and the snapshot of `--help` froze the wrong text.
+#[test]
+fn the_help_states_the_aws_defaults_the_code_uses() {
+    let output = common::fetch_env().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for (_, flag, default) in common::aws_defaults() {
+        // The flag's line, then its description up to the next blank line.
+        let description: String = help
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(&format!("{flag} ")))
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .collect();
+        let stated = description
+            .split_once("(default ")
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .and_then(|(number, _)| number.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{flag} states no default:\n{help}"));
+        assert_eq!(stated, default, "{flag}: {description}");
+    }
 }
 
 fn collect_cases(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -128,6 +128,25 @@ fn every_example_composes_its_urls() {
     }
 }
 
+/// The settings table of the README states the retry and timeout defaults the AWS store uses.
+#[test]
+fn the_readme_states_the_aws_defaults_the_code_uses() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for (variable, flag, default) in common::aws_defaults() {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{variable}`, `{flag}` |")))
+            .unwrap_or_else(|| panic!("the README's settings table has no row for {variable}"));
+        let stated = row
+            .trim_end_matches('|')
+            .rsplit('|')
+            .next()
+            .and_then(|cell| cell.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no default in the last cell: {row}"));
+        assert_eq!(stated, default, "{row}");
+    }
+}
+
 /// Every `console` block of the README: each `$ F …` line runs in bash (with `F` the README's
 /// abbreviation) from a directory holding the examples, and prints exactly the lines below it.
 #[test]

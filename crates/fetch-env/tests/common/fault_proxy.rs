@@ -1,8 +1,9 @@
 //! A small HTTP/1 proxy on loopback in front of the AWS-compatible server: it counts every
 //! request by API operation (the `X-Amz-Target` header of the JSON protocols) and can answer
 //! instead of the server (throttling, 5xx, a reset connection, a slow answer, a truncated or
-//! invalid body) for the first N requests or for all of them. One request per connection, as
-//! moto's own server does.
+//! invalid body) for the first N requests or for all of them, or rewrite the server's real
+//! answers to one operation (to put into them what the server never sends). One request per
+//! connection, as moto's own server does.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -30,6 +31,9 @@ pub enum Fault {
     InvalidJson,
 }
 
+/// Turns the body of a server's answer into the body the client gets.
+type Rewrite = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
 #[derive(Default)]
 struct State {
     operations: Mutex<BTreeMap<String, usize>>,
@@ -39,6 +43,9 @@ struct State {
     /// At most this many requests a second reach the server; the rest are throttled.
     rate_limit: Mutex<Option<(usize, std::collections::VecDeque<std::time::Instant>)>>,
     throttled: AtomicUsize,
+    /// The operation (`X-Amz-Target`) whose answers are rewritten, and how.
+    rewrite: Mutex<Option<(String, Rewrite)>>,
+    rewritten: AtomicUsize,
     stop: AtomicBool,
 }
 
@@ -80,6 +87,22 @@ impl FaultProxy {
             Some((per_second, std::collections::VecDeque::new()));
     }
 
+    /// Passes every request for `operation` (an `X-Amz-Target` such as
+    /// `secretsmanager.BatchGetSecretValue`) to the server and hands the client the server's
+    /// answer with its body put through `rewrite` (`Content-Length` adjusted).
+    pub fn rewrite_answers(
+        &self,
+        operation: &str,
+        rewrite: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) {
+        *self.state.rewrite.lock().expect("lock") = Some((operation.to_owned(), Arc::new(rewrite)));
+    }
+
+    /// Answers rewritten so far.
+    pub fn rewritten(&self) -> usize {
+        self.state.rewritten.load(Ordering::SeqCst)
+    }
+
     /// Requests answered with a throttling error by the rate limit.
     pub fn throttled(&self) -> usize {
         self.state.throttled.load(Ordering::SeqCst)
@@ -99,6 +122,8 @@ impl FaultProxy {
         self.state.operations.lock().expect("lock").clear();
         self.state.requests.store(0, Ordering::SeqCst);
         *self.state.fault.lock().expect("lock") = (None, 0);
+        *self.state.rewrite.lock().expect("lock") = None;
+        self.state.rewritten.store(0, Ordering::SeqCst);
     }
 }
 
@@ -125,6 +150,10 @@ fn handle(mut client: TcpStream, upstream_port: u16, state: &State) {
         })
         .unwrap_or_else(|| "other".to_owned());
     state.requests.fetch_add(1, Ordering::SeqCst);
+    let rewrite = match &*state.rewrite.lock().expect("lock") {
+        Some((target, rewrite)) if *target == operation => Some(Arc::clone(rewrite)),
+        _ => None,
+    };
     *state
         .operations
         .lock()
@@ -202,14 +231,32 @@ fn handle(mut client: TcpStream, upstream_port: u16, state: &State) {
         }
         Some(Fault::Delay(delay)) => {
             std::thread::sleep(delay);
-            forward(&mut client, &request, upstream_port);
+            forward(
+                &mut client,
+                &request,
+                upstream_port,
+                rewrite.as_deref(),
+                state,
+            );
         }
-        None => forward(&mut client, &request, upstream_port),
+        None => forward(
+            &mut client,
+            &request,
+            upstream_port,
+            rewrite.as_deref(),
+            state,
+        ),
     }
     let _ = client.shutdown(Shutdown::Write);
 }
 
-fn forward(client: &mut TcpStream, request: &[u8], upstream_port: u16) {
+fn forward(
+    client: &mut TcpStream,
+    request: &[u8],
+    upstream_port: u16,
+    rewrite: Option<&(dyn Fn(&str) -> String + Send + Sync)>,
+    state: &State,
+) {
     let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
@@ -219,7 +266,39 @@ fn forward(client: &mut TcpStream, request: &[u8], upstream_port: u16) {
     }
     let mut response = Vec::new();
     let _ = upstream.read_to_end(&mut response);
+    if let Some(rewrite) = rewrite {
+        response = rewritten(&response, rewrite);
+        state.rewritten.fetch_add(1, Ordering::SeqCst);
+    }
     let _ = client.write_all(&response);
+}
+
+/// `response` (a whole HTTP/1 answer with a `Content-Length` body, as moto's server sends)
+/// with its body put through `rewrite` and its `Content-Length` set to the new body's.
+fn rewritten(response: &[u8], rewrite: &dyn Fn(&str) -> String) -> Vec<u8> {
+    let head_end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP answer from the server")
+        + 4;
+    let head = String::from_utf8_lossy(&response[..head_end]);
+    assert!(
+        !head.to_ascii_lowercase().contains("transfer-encoding"),
+        "the server's answer is not a Content-Length one:\n{head}"
+    );
+    let body = rewrite(&String::from_utf8_lossy(&response[head_end..]));
+    let mut out = String::new();
+    for line in head.trim_end().split("\r\n") {
+        if line.to_ascii_lowercase().starts_with("content-length:") {
+            out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        } else {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("\r\n");
+    out.push_str(&body);
+    out.into_bytes()
 }
 
 /// One whole request: the head, then `Content-Length` bytes of body.

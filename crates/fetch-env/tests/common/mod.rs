@@ -50,6 +50,34 @@ pub fn fetch_env() -> Command {
     command
 }
 
+/// The AWS retry and timeout settings: environment variable, flag, and the default the AWS
+/// store uses (its own constants), in seconds for the timeouts.
+pub fn aws_defaults() -> [(&'static str, &'static str, f64); 4] {
+    use fetch_env_aws::AwsSettings;
+    [
+        (
+            "FETCH_ENV_AWS_MAX_ATTEMPTS",
+            "--aws-max-attempts",
+            f64::from(AwsSettings::DEFAULT_MAX_ATTEMPTS),
+        ),
+        (
+            "FETCH_ENV_AWS_CONNECT_TIMEOUT",
+            "--aws-connect-timeout",
+            AwsSettings::DEFAULT_CONNECT_TIMEOUT.as_secs_f64(),
+        ),
+        (
+            "FETCH_ENV_AWS_ATTEMPT_TIMEOUT",
+            "--aws-attempt-timeout",
+            AwsSettings::DEFAULT_ATTEMPT_TIMEOUT.as_secs_f64(),
+        ),
+        (
+            "FETCH_ENV_AWS_OPERATION_TIMEOUT",
+            "--aws-operation-timeout",
+            AwsSettings::DEFAULT_OPERATION_TIMEOUT.as_secs_f64(),
+        ),
+    ]
+}
+
 /// Fails the test with an install hint when `tool` is not on PATH: a missing tool is never a
 /// reason to skip.
 pub fn require_tool(tool: &str, install: &str) -> PathBuf {
