@@ -32,6 +32,7 @@ mod store;
 mod template;
 mod value;
 mod yaml;
+mod yaml_tree;
 
 pub use bootstrap::{Bootstrap, BootstrapError};
 pub use compose_file::{ComposeError, ComposeFile, ComposeReference, ComposeService};
@@ -40,7 +41,7 @@ pub use file_store::{FileStore, FileStoreError};
 pub use location::Location;
 pub use manifest::{
     Composition, Container, Decode, FileSpec, Lookup, Manifest, ManifestError, Origin, PemContent,
-    Problem, Requirement, Scope, SecretRef, SecretType, Variable,
+    Problem, Requirement, Scope, SecretRef, SecretType, ServiceOrigin, ServiceSetting, Variable,
 };
 pub use material::{Material, MaterialError};
 pub use render::{Format, RenderError, render};

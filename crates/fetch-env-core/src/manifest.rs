@@ -21,10 +21,42 @@ use crate::yaml::{self, YamlProblem, did_you_mean};
 pub struct Manifest {
     pub path: Arc<str>,
     pub service: String,
+    /// Where [`Manifest::service`] came from.
+    pub service_origin: ServiceOrigin,
     /// `lookup:`: how this service's remote values are best found.
     pub lookup: Lookup,
     variables: Vec<Variable>,
     index: HashMap<EnvName, usize>,
+}
+
+/// Where a manifest's service name came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceOrigin {
+    /// `service:` of the mapping form, at this place.
+    Manifest(Location),
+    /// A setting from outside the file (`--service`, `FETCH_ENV_SERVICE`), described.
+    Setting(String),
+    /// The name of the manifest's directory (the bare form: `/opt/services/api/vars.yaml` is
+    /// `api`).
+    Directory,
+}
+
+impl fmt::Display for ServiceOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceOrigin::Manifest(location) => write!(f, "`service:` at {location}"),
+            ServiceOrigin::Setting(origin) => f.write_str(origin),
+            ServiceOrigin::Directory => f.write_str("the manifest's directory"),
+        }
+    }
+}
+
+/// A service name given from outside the manifest, and where it came from (for messages:
+/// `--service`, `FETCH_ENV_SERVICE (environment)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSetting {
+    pub name: String,
+    pub origin: String,
 }
 
 /// `lookup:` of a manifest: the service's own choice of lookup modes, which the command line,
@@ -181,6 +213,13 @@ impl fmt::Display for Problem {
 impl Manifest {
     /// Reads and validates the manifest at `path`.
     pub fn read(path: &Path) -> Result<Self, ManifestError> {
+        Self::read_with(path, None)
+    }
+
+    /// Reads and validates the manifest at `path`, with the service name given from outside
+    /// the file when there is one. The bare form takes its service from `service`, else from
+    /// the name of the manifest's directory.
+    pub fn read_with(path: &Path, service: Option<&ServiceSetting>) -> Result<Self, ManifestError> {
         let name: Arc<str> = Arc::from(path.display().to_string());
         let bytes = std::fs::read(path).map_err(|e| ManifestError::Unreadable {
             path: Arc::clone(&name),
@@ -193,34 +232,56 @@ impl Manifest {
                 message: "the file is not valid UTF-8".into(),
             }])
         })?;
-        Self::parse(name, &text)
+        // The directory as the file system knows it: `vars.yaml` in the working directory is
+        // in a directory with a name too.
+        let directory = std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| directory_name(&p));
+        Self::validate(name, &text, service, directory)
     }
 
     /// Validates `text`, naming `path` in problems.
     pub fn parse(path: Arc<str>, text: &str) -> Result<Self, ManifestError> {
+        Self::parse_with(path, text, None)
+    }
+
+    /// Validates `text`, naming `path` in problems, with the service name given from outside
+    /// the file when there is one.
+    pub fn parse_with(
+        path: Arc<str>,
+        text: &str,
+        service: Option<&ServiceSetting>,
+    ) -> Result<Self, ManifestError> {
+        let directory = directory_name(Path::new(&*path));
+        Self::validate(path, text, service, directory)
+    }
+
+    fn validate(
+        path: Arc<str>,
+        text: &str,
+        service: Option<&ServiceSetting>,
+        directory: Option<String>,
+    ) -> Result<Self, ManifestError> {
         let locate = |p: YamlProblem| Problem {
             location: Location::new(&path, p.line, p.column),
             message: p.message,
         };
-        let raw: RawManifest = match serde_saphyr::from_str_with_options(text, yaml::options()) {
-            Ok(Some(raw)) => raw,
+        let root = match crate::yaml_tree::parse(text) {
+            Ok(Some(root)) => root,
             Ok(None) => {
                 return Err(ManifestError::Invalid(vec![Problem {
                     location: Location::new(&path, 1, 1),
-                    message: "the manifest is empty (expected `service` and `variables`)".into(),
+                    message: "the manifest is empty (expected a list of variables, or `service` and `variables`)".into(),
                 }]));
             }
-            Err(e) => {
-                return Err(ManifestError::Invalid(vec![locate(
-                    yaml::problem_from_error(&e),
-                )]));
-            }
+            Err(problem) => return Err(ManifestError::Invalid(vec![locate(problem)])),
         };
+        let raw = crate::raw_manifest::read(&root);
         let mut v = Validator {
             path: Arc::clone(&path),
             problems: Vec::new(),
         };
-        let manifest = v.manifest(raw);
+        let manifest = v.manifest(raw, service, directory);
         if v.problems.is_empty() {
             Ok(manifest)
         } else {
@@ -269,13 +330,6 @@ impl Manifest {
         }
         order.push(variable);
     }
-
-    /// `true` when any variable needs the remote stores (and so a namespace).
-    pub fn needs_remote(&self) -> bool {
-        self.variables
-            .iter()
-            .any(|v| matches!(v.origin, Origin::Remote | Origin::Secret(_)))
-    }
 }
 
 impl Variable {
@@ -284,6 +338,37 @@ impl Variable {
         self.scope == Scope::Containers && self.containers.iter().any(|c| c.name == container)
     }
 }
+
+/// Octal permission bits, three or four digits (`'600'`, `'0600'`), optionally after `0o`
+/// (`'0o600'`): `'07'` and `'0o7'` are refused alike.
+fn parse_mode(text: &str) -> Option<u32> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    if !(3..=4).contains(&digits.len()) || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|mode| *mode <= 0o777)
+}
+
+/// The name of the directory holding the manifest at `path`.
+fn directory_name(path: &Path) -> Option<String> {
+    let name = path.parent()?.file_name()?.to_str()?;
+    Some(name.to_owned())
+}
+
+/// A service name forms the AWS paths: A-Z, a-z, 0-9, '-', '_' and '.', not empty.
+fn is_service_name(text: &str) -> bool {
+    !text.is_empty()
+        && text != "."
+        && text != ".."
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+const SERVICE_NAME_RULE: &str =
+    "a non-empty name of A-Z, a-z, 0-9, '-', '_' and '.' (it forms the AWS paths)";
 
 struct Validator {
     path: Arc<str>,
@@ -316,33 +401,18 @@ impl Validator {
         }
     }
 
-    fn manifest(&mut self, raw: RawManifest) -> Manifest {
-        self.absorb(raw.problems);
-        let service = match raw.service {
-            Some(service) => {
-                let text = service.value.trim();
-                if text.is_empty()
-                    || !text
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-                {
-                    self.problem(
-                        loc_of(&service),
-                        "`service` must be a non-empty name of A-Z, a-z, 0-9, '-', '_' and '.' (it forms the AWS paths)",
-                    );
-                }
-                service.value
-            }
-            None => {
-                self.problems.push(Problem {
-                    location: Location::new(&self.path, 1, 1),
-                    message: "missing field `service` in the manifest".into(),
-                });
-                String::new()
-            }
-        };
+    fn manifest(
+        &mut self,
+        raw: RawManifest,
+        setting: Option<&ServiceSetting>,
+        directory: Option<String>,
+    ) -> Manifest {
+        let mut raw = raw;
+        self.absorb(std::mem::take(&mut raw.problems));
+        let (service, service_origin) = self.service(&raw, setting, directory);
         let raw_variables = match raw.variables {
             Some(list) => list.value,
+            None if raw.bare || raw.present.contains(&"variables") => Vec::new(),
             None => {
                 self.problems.push(Problem {
                     location: Location::new(&self.path, 1, 1),
@@ -407,6 +477,7 @@ impl Validator {
         let manifest = Manifest {
             path: Arc::clone(&self.path),
             service,
+            service_origin,
             lookup,
             variables,
             index,
@@ -415,9 +486,94 @@ impl Validator {
         manifest
     }
 
+    /// The service name and where it came from. The mapping form names it in `service:`; a
+    /// setting may repeat it but never contradict it (a host-wide setting must not send one
+    /// service's manifest to another service's secrets). The bare form takes the setting,
+    /// else the name of the manifest's directory.
+    fn service(
+        &mut self,
+        raw: &RawManifest,
+        setting: Option<&ServiceSetting>,
+        directory: Option<String>,
+    ) -> (String, ServiceOrigin) {
+        let file = Location::new(&self.path, 0, 0);
+        match (&raw.service, setting) {
+            (Some(service), Some(setting)) if service.value.trim() != setting.name => {
+                let message = format!(
+                    "the manifest names service `{}`, but {} says `{}`: remove one of them",
+                    crate::sanitize::sanitize(&service.value),
+                    setting.origin,
+                    crate::sanitize::sanitize(&setting.name)
+                );
+                self.problem(loc_of(service), message);
+                (
+                    String::new(),
+                    ServiceOrigin::Manifest(self.at(loc_of(service))),
+                )
+            }
+            (Some(service), _) => {
+                if !is_service_name(service.value.trim()) {
+                    self.problem(
+                        loc_of(service),
+                        format!("`service` must be {SERVICE_NAME_RULE}"),
+                    );
+                }
+                (
+                    service.value.clone(),
+                    ServiceOrigin::Manifest(self.at(loc_of(service))),
+                )
+            }
+            (None, Some(setting)) => {
+                if !is_service_name(&setting.name) {
+                    self.problems.push(Problem {
+                        location: file,
+                        message: format!(
+                            "the service `{}` from {} must be {SERVICE_NAME_RULE}",
+                            crate::sanitize::sanitize(&setting.name),
+                            setting.origin
+                        ),
+                    });
+                }
+                (
+                    setting.name.clone(),
+                    ServiceOrigin::Setting(setting.origin.clone()),
+                )
+            }
+            (None, None) if raw.present.contains(&"service") => {
+                (String::new(), ServiceOrigin::Directory)
+            }
+            (None, None) if !raw.bare => {
+                self.problems.push(Problem {
+                    location: Location::new(&self.path, 1, 1),
+                    message: "missing field `service` in the manifest (or pass --service NAME)"
+                        .into(),
+                });
+                (String::new(), ServiceOrigin::Directory)
+            }
+            (None, None) => match directory {
+                Some(name) if is_service_name(&name) => (name, ServiceOrigin::Directory),
+                other => {
+                    let found = match other {
+                        Some(name) => format!(
+                            "the name of its directory, `{}`, is not {SERVICE_NAME_RULE}",
+                            crate::sanitize::sanitize(&name)
+                        ),
+                        None => "it is in no named directory".to_owned(),
+                    };
+                    self.problems.push(Problem {
+                        location: file,
+                        message: format!(
+                            "a manifest written as a bare list takes its service from its directory, but {found}; pass --service NAME (or set FETCH_ENV_SERVICE)"
+                        ),
+                    });
+                    (String::new(), ServiceOrigin::Directory)
+                }
+            },
+        }
+    }
+
     fn lookup(&mut self, raw: Spanned<RawLookup>) -> Lookup {
         let raw = raw.value;
-        self.absorb(raw.problems);
         let mut choice = |field: Option<Spanned<String>>, what: &str, no: &str, yes: &str| {
             let field = field?;
             match field.value.as_str() {
@@ -443,8 +599,13 @@ impl Validator {
         let at = raw.referenced;
         let raw = &raw.value;
         self.absorb(raw.problems.clone());
+        if raw.unreadable {
+            return None;
+        }
         let Some(raw_name) = &raw.name else {
-            self.problem(&at, "missing field `name` in a variable");
+            if !raw.present.contains(&"name") {
+                self.problem(&at, "missing field `name` in a variable");
+            }
             return None;
         };
         let name = match EnvName::new(&raw_name.value) {
@@ -608,9 +769,9 @@ impl Validator {
         context: &Context<'_>,
     ) -> Option<FileSpec> {
         let raw = &file.value;
-        self.absorb(raw.problems.clone());
         let mut ok = true;
         let path_from = match &raw.path_from {
+            None if raw.present.contains(&"path_from") => None,
             None => {
                 self.problem(
                     loc_of(file),
@@ -659,9 +820,9 @@ impl Validator {
         let mode = match &raw.mode {
             None if content == PemContent::PrivateKey => 0o600,
             None => 0o644,
-            Some(m) => match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {
-                Ok(mode) if mode <= 0o777 && m.value.len() >= 3 => mode,
-                _ => {
+            Some(m) => match parse_mode(&m.value) {
+                Some(mode) => mode,
+                None => {
                     let message = format!(
                         "`mode` must be octal permission bits like '0600', not `{}`",
                         crate::sanitize::sanitize(&m.value)
@@ -775,9 +936,10 @@ impl Validator {
 
     fn secret(&mut self, secret: &Spanned<RawSecret>, context: &Context<'_>) -> Option<SecretRef> {
         let raw = &secret.value;
-        self.absorb(raw.problems.clone());
         let Some(arn_from) = &raw.arn_from else {
-            self.problem(loc_of(secret), "missing field `arn_from` in `secret`");
+            if !raw.present.contains(&"arn_from") {
+                self.problem(loc_of(secret), "missing field `arn_from` in `secret`");
+            }
             return None;
         };
         let arn_from_name = if context.local.contains(arn_from.value.as_str()) {
@@ -803,6 +965,7 @@ impl Validator {
                 Some(key) if !key.value.is_empty() => Some(SecretType::Json {
                     key: key.value.clone(),
                 }),
+                None if raw.present.contains(&"key") => None,
                 _ => {
                     self.problem(loc_of(secret), "`secret` of `type: json` needs a `key`");
                     None
@@ -830,6 +993,7 @@ impl Validator {
                 self.problem(&at, message);
                 None
             }
+            None if raw.present.contains(&"type") => None,
             None => {
                 self.problem(
                     loc_of(secret),
@@ -851,9 +1015,10 @@ impl Validator {
         context: &Context<'_>,
     ) -> Option<Composition> {
         let raw = &compose.value;
-        self.absorb(raw.problems.clone());
         let Some(template_text) = &raw.template else {
-            self.problem(loc_of(compose), "missing field `template` in `compose`");
+            if !raw.present.contains(&"template") {
+                self.problem(loc_of(compose), "missing field `template` in `compose`");
+            }
             return None;
         };
         let template = match Template::parse(&template_text.value) {

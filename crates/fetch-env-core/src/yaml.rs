@@ -96,6 +96,11 @@ impl KeyTracker {
         }
     }
 
+    /// What the mapping is, as messages name it.
+    pub(crate) fn what(&self) -> &'static str {
+        self.what
+    }
+
     /// Returns the field name when `key` is known and seen for the first time; otherwise records
     /// a problem and returns `None` (the caller then skips the value).
     pub(crate) fn accept(&mut self, key: &Spanned<String>) -> Option<&'static str> {

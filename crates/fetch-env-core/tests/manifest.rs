@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use fetch_env_core::{Manifest, ManifestError, Origin, Requirement, Scope, SecretType};
+use fetch_env_core::{
+    Manifest, ManifestError, Origin, Requirement, Scope, SecretType, ServiceOrigin, ServiceSetting,
+};
 
 fn problems(text: &str) -> Vec<String> {
     match Manifest::parse(Arc::from("vars.yaml"), text) {
@@ -222,7 +224,9 @@ fn yaml_errors_are_located() {
     let p = problems("");
     assert_eq!(
         p,
-        vec!["vars.yaml:1:1: the manifest is empty (expected `service` and `variables`)"]
+        vec![
+            "vars.yaml:1:1: the manifest is empty (expected a list of variables, or `service` and `variables`)"
+        ]
     );
 }
 
@@ -288,4 +292,204 @@ fn file_specs_default_their_mode_by_content() {
     let key = m.variable("KEY").unwrap().file.clone().unwrap();
     assert_eq!((key.mode, key.owner), (0o600, Some((70, 70))));
     assert_eq!(m.variable("CA").unwrap().file.clone().unwrap().mode, 0o644);
+}
+
+/// The finding: one wrong YAML type hid every other problem of the manifest.
+#[test]
+fn a_wrong_type_a_typo_and_an_undeclared_placeholder_are_reported_together() {
+    let p = problems(
+        "service: s\nvariables:\n  - name: A\n    contaners: [web]\n  - name: URL\n    compose: { template: 'x-${UNDECLARED}' }\n  - name: B\n    required: maybe\n",
+    );
+    assert_eq!(
+        p,
+        vec![
+            "vars.yaml:4:5: unknown field `contaners` in a variable (did you mean `containers`?)",
+            "vars.yaml:6:26: placeholder `UNDECLARED` is not declared",
+            "vars.yaml:8:15: `required` must be true or false, found the string `maybe`",
+        ]
+    );
+}
+
+#[test]
+fn every_wrong_type_is_named_with_its_field_and_what_it_expects() {
+    let p = problems(
+        "service: s\nvariables:\n  - name: [A]\n    sensitive: 'yes'\n    containers: web\n  - name: B\n    secret: { arn_from: [X], type: json, key: k }\n  - name: C\n    compose: { template: t, encode: P }\n  - name: D\n    file: '0600'\n",
+    );
+    assert_eq!(
+        p,
+        vec![
+            "vars.yaml:3:11: `name` must be a string, found a list",
+            "vars.yaml:4:16: `sensitive` must be true or false, found the string `yes`",
+            "vars.yaml:5:17: `containers` must be a list of compose service names, found the string `web`",
+            "vars.yaml:7:25: `arn_from` must be a string, found a list",
+            "vars.yaml:9:37: `encode` must be a list of variable names, found the string `P`",
+            "vars.yaml:11:11: `file` must be a mapping (`path_from`, `decode`, `content`, `mode`, `owner`), found a string",
+        ]
+    );
+}
+
+#[test]
+fn variables_written_as_a_mapping_names_variables() {
+    let p = problems("service: s\nvariables:\n  A: { source: local }\n");
+    assert_eq!(
+        p,
+        vec![
+            "vars.yaml:3:3: `variables` must be a list of variables (`- name: …` entries), found a mapping"
+        ]
+    );
+}
+
+/// A value where a mapping or a template belongs may be the secret itself: only its kind is
+/// named, never its text.
+#[test]
+fn a_misplaced_value_that_could_be_a_secret_is_never_quoted() {
+    let p = problems(
+        "service: s\nvariables:\n  - name: A\n    sensitive: true\n    default: [s3cr3t-default]\n  - name: B\n    secret: s3cr3t-secret\n  - name: C\n    compose: s3cr3t-compose\n  - name: D\n    compose: { template: [s3cr3t-template] }\n  - s3cr3t-entry\n",
+    );
+    assert_eq!(p.len(), 5, "{p:?}");
+    for problem in &p {
+        assert!(!problem.contains("s3cr3t"), "{problem}");
+    }
+    assert_has(
+        &p,
+        "vars.yaml:7:13: `secret` must be a mapping (`arn_from`, `type`, `key`), found a string",
+    );
+    assert_has(
+        &p,
+        "vars.yaml:12:5: a variable must be a mapping with `name`, found a string",
+    );
+}
+
+#[test]
+fn numbers_and_booleans_keep_the_text_they_were_written_with() {
+    let m = Manifest::parse(
+        Arc::from("vars.yaml"),
+        "service: s\nvariables:\n  - { name: A, default: 1.50 }\n  - { name: B, default: 0x1f }\n  - { name: C, default: yes }\n  - { name: D, default: 007 }\n",
+    )
+    .unwrap();
+    let defaults: Vec<&str> = m
+        .variables()
+        .iter()
+        .map(|v| v.default.as_deref().unwrap())
+        .collect();
+    assert_eq!(defaults, ["1.50", "0x1f", "yes", "007"]);
+}
+
+/// The finding: the seed document's own manifest, a bare list at
+/// `/opt/services/api/vars.yaml`, was refused with `expected mapping start`.
+#[test]
+fn the_bare_list_form_takes_its_service_from_the_manifest_directory() {
+    let text = "- name: DB_MASTER_SECRET_ARN\n  source: local\n  required: true\n- name: DATABASE_PORT\n  default: '5432'\n  containers: [telapi]\n";
+    let m = Manifest::parse(Arc::from("/opt/services/api/vars.yaml"), text).unwrap();
+    assert_eq!(m.service, "api");
+    assert_eq!(m.service_origin, ServiceOrigin::Directory);
+    assert_eq!(m.variables().len(), 2);
+    assert_eq!(
+        m.variable("DATABASE_PORT").unwrap().default.as_deref(),
+        Some("5432")
+    );
+
+    let setting = ServiceSetting {
+        name: "web".into(),
+        origin: "--service".into(),
+    };
+    let m = Manifest::parse_with(
+        Arc::from("/opt/services/api/vars.yaml"),
+        text,
+        Some(&setting),
+    )
+    .unwrap();
+    assert_eq!(m.service, "web");
+    assert_eq!(m.service_origin.to_string(), "--service");
+}
+
+#[test]
+fn a_directory_that_is_no_service_name_asks_for_service() {
+    let text = "- name: A\n";
+    let err = Manifest::parse(Arc::from("/opt/my services/vars.yaml"), text).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/opt/my services/vars.yaml: a manifest written as a bare list takes its service from its directory, but the name of its directory, `my services`, is not a non-empty name of A-Z, a-z, 0-9, '-', '_' and '.' (it forms the AWS paths); pass --service NAME (or set FETCH_ENV_SERVICE)"
+    );
+    let err = Manifest::parse(Arc::from("vars.yaml"), text).unwrap_err();
+    assert!(
+        err.to_string().contains("it is in no named directory"),
+        "{err}"
+    );
+}
+
+/// A host-wide setting must never send one service's manifest to another service's secrets.
+#[test]
+fn a_service_setting_may_repeat_service_but_never_contradict_it() {
+    let text = "service: api\nvariables:\n  - name: A\n";
+    let same = ServiceSetting {
+        name: "api".into(),
+        origin: "FETCH_ENV_SERVICE in the environment".into(),
+    };
+    let m = Manifest::parse_with(Arc::from("vars.yaml"), text, Some(&same)).unwrap();
+    assert_eq!(m.service_origin.to_string(), "`service:` at vars.yaml:1:10");
+    let other = ServiceSetting {
+        name: "web".into(),
+        ..same
+    };
+    let err = Manifest::parse_with(Arc::from("vars.yaml"), text, Some(&other)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vars.yaml:1:10: the manifest names service `api`, but FETCH_ENV_SERVICE in the environment says `web`: remove one of them"
+    );
+}
+
+#[test]
+fn both_manifest_forms_give_the_same_model() {
+    let variables = "- name: ARN\n  source: local\n- name: PASSWORD\n  sensitive: true\n  secret: { arn_from: ARN, type: json, key: password }\n- name: URL\n  compose: { template: 'x://${PASSWORD}' }\n";
+    let bare = Manifest::parse(Arc::from("/srv/api/vars.yaml"), variables).unwrap();
+    let indented: String = variables.lines().map(|l| format!("  {l}\n")).collect();
+    let mapping = Manifest::parse(
+        Arc::from("/srv/api/vars.yaml"),
+        &format!("service: api\nvariables:\n{indented}"),
+    )
+    .unwrap();
+    assert_eq!(bare.service, mapping.service);
+    assert_eq!(
+        format!(
+            "{:?}",
+            bare.variables()
+                .iter()
+                .map(|v| (&v.name, &v.origin, v.sensitive))
+                .collect::<Vec<_>>()
+        ),
+        format!(
+            "{:?}",
+            mapping
+                .variables()
+                .iter()
+                .map(|v| (&v.name, &v.origin, v.sensitive))
+                .collect::<Vec<_>>()
+        )
+    );
+}
+
+#[test]
+fn file_modes_of_too_few_digits_are_refused_with_or_without_0o() {
+    let manifest = |mode: &str| {
+        format!(
+            "service: s\nvariables:\n  - {{ name: P, default: /x }}\n  - name: K\n    file: {{ path_from: P, mode: '{mode}' }}\n"
+        )
+    };
+    for bad in ["07", "0o7", "0o", "8", "0o1777", "0999"] {
+        let p = problems(&manifest(bad));
+        assert_eq!(
+            p,
+            vec![format!(
+                "vars.yaml:5:33: `mode` must be octal permission bits like '0600', not `{bad}`"
+            )],
+            "{bad}"
+        );
+    }
+    for good in ["0644", "644", "0o644"] {
+        assert!(
+            Manifest::parse(Arc::from("vars.yaml"), &manifest(good)).is_ok(),
+            "{good}"
+        );
+    }
 }

@@ -136,10 +136,11 @@ pub fn check(global: &Global, args: &CheckArgs) -> Result<Exit, Failure> {
         return Ok(Exit::ResolutionFailed);
     }
     crate::exit::print(&format!(
-        "ok: {} ({} variables, service {})\n",
+        "ok: {} ({} variables, service {} from {})\n",
         manifest.path,
         manifest.variables().len(),
-        manifest.service
+        manifest.service,
+        manifest.service_origin
     ))?;
     Ok(Exit::Success)
 }

@@ -44,6 +44,12 @@ pub struct Global {
     #[arg(long, global = true, value_name = "STORE")]
     pub store: Option<String>,
 
+    /// The service, for a manifest written as a bare list of variables (default: the name of
+    /// the manifest's directory); must agree with `service:` when the manifest has one. Also
+    /// FETCH_ENV_SERVICE in the environment or the bootstrap file.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub service: Option<String>,
+
     /// NAMESPACE (e.g. voiceai/staging). Also NAMESPACE in the environment or the bootstrap file.
     #[arg(long, global = true, value_name = "NAMESPACE")]
     pub namespace: Option<String>,

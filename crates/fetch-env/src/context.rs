@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use fetch_env_core::{
-    Bootstrap, FileStore, Manifest, Resolution, ResolveOptions, Setting, SettingsContext, Store,
-    resolve,
+    Bootstrap, FileStore, Manifest, Resolution, ResolveOptions, ServiceSetting, Setting,
+    SettingOrigin, SettingsContext, Store, resolve,
 };
 
 use fetch_env_aws::{AwsSettings, AwsStore};
@@ -27,14 +27,18 @@ impl Inputs {
         let manifest_path = global.manifest.as_deref().ok_or_else(|| {
             Failure::usage("--manifest FILE is required (the service's vars.yaml)")
         })?;
-        let manifest = Manifest::read(manifest_path).map_err(Failure::usage)?;
+        // The bootstrap file is read first, for FETCH_ENV_SERVICE; the manifest's problems are
+        // still reported before the bootstrap file's.
         let bootstrap = match &global.bootstrap {
-            Some(path) => Bootstrap::read(path).map_err(Failure::usage)?,
-            None => Bootstrap::empty(),
+            Some(path) => Bootstrap::read(path),
+            None => Ok(Bootstrap::empty()),
         };
+        let service = service_setting(global, bootstrap.as_ref().ok());
+        let manifest =
+            Manifest::read_with(manifest_path, service.as_ref()).map_err(Failure::usage)?;
         Ok(Self {
             manifest,
-            bootstrap,
+            bootstrap: bootstrap.map_err(Failure::usage)?,
         })
     }
 
@@ -149,6 +153,29 @@ impl Inputs {
             other => Failure::usage(other),
         })
     }
+}
+
+/// `--service`, then FETCH_ENV_SERVICE in the environment, then in the bootstrap file.
+fn service_setting(global: &Global, bootstrap: Option<&Bootstrap>) -> Option<ServiceSetting> {
+    let empty = Bootstrap::empty();
+    let environment = |key: &str| std::env::var(key).ok();
+    let setting = SettingsContext {
+        environment: &environment,
+        bootstrap: bootstrap.unwrap_or(&empty),
+    }
+    .lookup("FETCH_ENV_SERVICE", global.service.as_deref())?;
+    let origin = match setting.origin {
+        SettingOrigin::Flag => "--service".to_owned(),
+        SettingOrigin::Environment => "FETCH_ENV_SERVICE in the environment".to_owned(),
+        SettingOrigin::Bootstrap { line } => format!(
+            "FETCH_ENV_SERVICE at {}:{line}",
+            bootstrap.map(|b| b.path().to_string()).unwrap_or_default()
+        ),
+    };
+    Some(ServiceSetting {
+        name: setting.value,
+        origin,
+    })
 }
 
 /// Loads the inputs and resolves them, reporting the store's statistics with `--verbose`, and

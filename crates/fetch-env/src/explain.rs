@@ -30,9 +30,10 @@ fn report(
     resolution: &Resolution<'_>,
 ) -> Result<Exit, Failure> {
     let header = format!(
-        "manifest {} (service {}), store {}{}\n\n",
+        "manifest {} (service {}, from {}), store {}{}\n\n",
         inputs.manifest.path,
         inputs.manifest.service,
+        inputs.manifest.service_origin,
         store.describe(),
         inputs
             .options(global)?

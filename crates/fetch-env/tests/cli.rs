@@ -31,6 +31,7 @@ const OUTER_SETTINGS: &[&str] = &[
     "FETCH_ENV_BOOTSTRAP",
     "FETCH_ENV_SSM_LOOKUP",
     "FETCH_ENV_SECRETS_LOOKUP",
+    "FETCH_ENV_SERVICE",
 ];
 
 const CANARY: &str = "CANARY";

@@ -44,6 +44,7 @@ pub fn fetch_env() -> Command {
         "FETCH_ENV_BOOTSTRAP",
         "FETCH_ENV_SSM_LOOKUP",
         "FETCH_ENV_SECRETS_LOOKUP",
+        "FETCH_ENV_SERVICE",
     ] {
         command.env_remove(key);
     }
