@@ -19,6 +19,7 @@ mod compose_file;
 mod env_name;
 mod file_store;
 mod location;
+mod lookup;
 mod manifest;
 mod material;
 mod raw_manifest;
@@ -39,6 +40,7 @@ pub use compose_file::{ComposeError, ComposeFile, ComposeReference, ComposeServi
 pub use env_name::{EnvName, InvalidEnvName};
 pub use file_store::{FileStore, FileStoreError};
 pub use location::Location;
+pub use lookup::{BundleLookup, Choice, SsmLookup, UnknownChoice};
 pub use manifest::{
     Composition, Container, Decode, FileSpec, Lookup, Manifest, ManifestError, Origin, PemContent,
     Problem, Requirement, Scope, SecretRef, SecretType, ServiceOrigin, ServiceSetting, Variable,

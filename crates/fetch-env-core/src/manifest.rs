@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 
 use crate::env_name::EnvName;
 use crate::location::Location;
+use crate::lookup::{BundleLookup, Choice, SsmLookup};
 use crate::raw_manifest::{RawCompose, RawLookup, RawManifest, RawSecret, RawVariable};
 use crate::template::Template;
 use crate::yaml::{self, YamlProblem, did_you_mean};
@@ -63,10 +64,10 @@ pub struct ServiceSetting {
 /// the environment and the bootstrap file override.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lookup {
-    /// `ssm: by-name` (`Some(true)`) or `ssm: by-path` (`Some(false)`).
-    pub ssm_by_name: Option<bool>,
-    /// `secrets: bundle` (`Some(true)`) or `secrets: prefix` (`Some(false)`).
-    pub canonical_bundle_only: Option<bool>,
+    /// `ssm: by-path` or `ssm: by-name`.
+    pub ssm: Option<SsmLookup>,
+    /// `secrets: prefix` or `secrets: bundle`.
+    pub secrets: Option<BundleLookup>,
 }
 
 /// One declared variable.
@@ -339,6 +340,54 @@ impl Variable {
     }
 }
 
+/// `source:`: its one value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct LocalSource;
+
+impl Choice for LocalSource {
+    const WHAT: &'static str = "source";
+    const VALUES: &'static [(&'static str, Self)] = &[("local", LocalSource)];
+    const HINT: Option<&'static str> =
+        Some("use `source: local` for the bootstrap file, or omit it for AWS");
+}
+
+impl Choice for Scope {
+    const WHAT: &'static str = "scope";
+    const VALUES: &'static [(&'static str, Self)] = &[("init", Scope::Init)];
+    const HINT: Option<&'static str> =
+        Some("the only scope is `init`; omit it for container variables");
+}
+
+impl Choice for Decode {
+    const WHAT: &'static str = "decode";
+    const VALUES: &'static [(&'static str, Self)] = &[
+        ("auto", Decode::Auto),
+        ("base64", Decode::Base64),
+        ("pem", Decode::Pem),
+    ];
+}
+
+impl Choice for PemContent {
+    const WHAT: &'static str = "content";
+    const VALUES: &'static [(&'static str, Self)] = &[
+        ("certificates", PemContent::Certificates),
+        ("private-key", PemContent::PrivateKey),
+    ];
+}
+
+/// `type:` of a `secret`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SecretKind {
+    Json,
+    String,
+}
+
+impl Choice for SecretKind {
+    const WHAT: &'static str = "secret type";
+    const VALUES: &'static [(&'static str, Self)] =
+        &[("json", SecretKind::Json), ("string", SecretKind::String)];
+}
+
 /// Octal permission bits, three or four digits (`'600'`, `'0600'`), optionally after `0o`
 /// (`'0o600'`): `'07'` and `'0o7'` are refused alike.
 fn parse_mode(text: &str) -> Option<u32> {
@@ -574,24 +623,20 @@ impl Validator {
 
     fn lookup(&mut self, raw: Spanned<RawLookup>) -> Lookup {
         let raw = raw.value;
-        let mut choice = |field: Option<Spanned<String>>, what: &str, no: &str, yes: &str| {
-            let field = field?;
-            match field.value.as_str() {
-                v if v == no => Some(false),
-                v if v == yes => Some(true),
-                other => {
-                    let message = format!(
-                        "unknown {what} `{}` (expected `{no}` or `{yes}`)",
-                        crate::sanitize::sanitize(other)
-                    );
-                    self.problem(loc_of(&field), message);
-                    None
-                }
-            }
-        };
         Lookup {
-            ssm_by_name: choice(raw.ssm, "SSM lookup", "by-path", "by-name"),
-            canonical_bundle_only: choice(raw.secrets, "secrets lookup", "prefix", "bundle"),
+            ssm: raw.ssm.as_ref().and_then(|field| self.one_of(field)),
+            secrets: raw.secrets.as_ref().and_then(|field| self.one_of(field)),
+        }
+    }
+
+    /// The value a word names, or a located "unknown …" problem.
+    fn one_of<T: Choice>(&mut self, field: &Spanned<String>) -> Option<T> {
+        match T::parse(&field.value) {
+            Ok(value) => Some(value),
+            Err(unknown) => {
+                self.problem(loc_of(field), unknown.to_string());
+                None
+            }
         }
     }
 
@@ -619,30 +664,16 @@ impl Validator {
                 None
             }
         };
-        let local = match &raw.source {
-            None => false,
-            Some(s) if s.value == "local" => true,
-            Some(s) => {
-                let message = format!(
-                    "unknown source `{}` (use `source: local` for the bootstrap file, or omit it for AWS)",
-                    crate::sanitize::sanitize(&s.value)
-                );
-                self.problem(loc_of(s), message);
-                false
-            }
-        };
-        let scope = match &raw.scope {
-            None => Scope::Containers,
-            Some(s) if s.value == "init" => Scope::Init,
-            Some(s) => {
-                let message = format!(
-                    "unknown scope `{}` (the only scope is `init`; omit it for container variables)",
-                    crate::sanitize::sanitize(&s.value)
-                );
-                self.problem(loc_of(s), message);
-                Scope::Containers
-            }
-        };
+        let local = raw
+            .source
+            .as_ref()
+            .and_then(|s| self.one_of::<LocalSource>(s))
+            .is_some();
+        let scope = raw
+            .scope
+            .as_ref()
+            .and_then(|s| self.one_of::<Scope>(s))
+            .unwrap_or(Scope::Containers);
 
         let mut contradictions = Vec::new();
         if local && raw.secret.is_some() {
@@ -790,32 +821,19 @@ impl Validator {
                 context.declared,
             ),
         };
-        let decode = match raw.decode.as_ref().map(|d| (d, d.value.as_str())) {
-            None | Some((_, "auto")) => Decode::Auto,
-            Some((_, "base64")) => Decode::Base64,
-            Some((_, "pem")) => Decode::Pem,
-            Some((d, other)) => {
-                let message = format!(
-                    "unknown decode `{}` (expected `auto`, `base64` or `pem`)",
-                    crate::sanitize::sanitize(other)
-                );
-                self.problem(loc_of(d), message);
+        let decode = match &raw.decode {
+            None => Decode::Auto,
+            Some(d) => self.one_of(d).unwrap_or_else(|| {
                 ok = false;
                 Decode::Auto
-            }
+            }),
         };
-        let content = match raw.content.as_ref().map(|c| (c, c.value.as_str())) {
-            None | Some((_, "certificates")) => PemContent::Certificates,
-            Some((_, "private-key")) => PemContent::PrivateKey,
-            Some((c, other)) => {
-                let message = format!(
-                    "unknown content `{}` (expected `certificates` or `private-key`)",
-                    crate::sanitize::sanitize(other)
-                );
-                self.problem(loc_of(c), message);
+        let content = match &raw.content {
+            None => PemContent::Certificates,
+            Some(c) => self.one_of(c).unwrap_or_else(|| {
                 ok = false;
                 PemContent::Certificates
-            }
+            }),
         };
         let mode = match &raw.mode {
             None if content == PemContent::PrivateKey => 0o600,
@@ -960,39 +978,29 @@ impl Validator {
                 &locals,
             )
         };
-        let kind = match raw.kind.as_ref().map(|k| k.value.as_str()) {
-            Some("json") => match &raw.key {
-                Some(key) if !key.value.is_empty() => Some(SecretType::Json {
-                    key: key.value.clone(),
-                }),
-                None if raw.present.contains(&"key") => None,
-                _ => {
-                    self.problem(loc_of(secret), "`secret` of `type: json` needs a `key`");
-                    None
+        let kind = match &raw.kind {
+            Some(kind) => match self.one_of::<SecretKind>(kind) {
+                Some(SecretKind::Json) => match &raw.key {
+                    Some(key) if !key.value.is_empty() => Some(SecretType::Json {
+                        key: key.value.clone(),
+                    }),
+                    None if raw.present.contains(&"key") => None,
+                    _ => {
+                        self.problem(loc_of(secret), "`secret` of `type: json` needs a `key`");
+                        None
+                    }
+                },
+                Some(SecretKind::String) => {
+                    if let Some(key) = &raw.key {
+                        self.problem(
+                            loc_of(key),
+                            "contradictory fields: `type: string` takes the whole secret and has no `key`",
+                        );
+                    }
+                    Some(SecretType::String)
                 }
+                None => None,
             },
-            Some("string") => {
-                if let Some(key) = &raw.key {
-                    self.problem(
-                        loc_of(key),
-                        "contradictory fields: `type: string` takes the whole secret and has no `key`",
-                    );
-                }
-                Some(SecretType::String)
-            }
-            Some(other) => {
-                let message = format!(
-                    "unknown secret type `{}` (expected `json` or `string`)",
-                    crate::sanitize::sanitize(other)
-                );
-                let at = raw
-                    .kind
-                    .as_ref()
-                    .map(|k| k.referenced)
-                    .unwrap_or(secret.referenced);
-                self.problem(&at, message);
-                None
-            }
             None if raw.present.contains(&"type") => None,
             None => {
                 self.problem(

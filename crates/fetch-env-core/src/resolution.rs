@@ -11,6 +11,7 @@ use std::fmt;
 
 use crate::bootstrap::Bootstrap;
 use crate::env_name::EnvName;
+use crate::lookup::{BundleLookup, SsmLookup};
 use crate::manifest::{Manifest, Origin, Requirement, SecretType, Variable};
 use crate::material::{Material, MaterialError};
 use crate::secret_json::{SecretJsonError, parse_object};
@@ -25,11 +26,11 @@ use crate::value::Value;
 pub struct ResolveOptions {
     /// `NAMESPACE`, e.g. `voiceai/staging`; needed when any variable is remote.
     pub namespace: Option<String>,
-    /// Read SSM by declared names instead of by path.
-    pub parameters_by_name: bool,
-    /// Read only the canonical bundle `${NAMESPACE}/${service}/secrets` instead of discovering
-    /// every secret under the prefix.
-    pub canonical_bundle_only: bool,
+    /// How SSM parameters are found: by path (the default) or by declared names.
+    pub ssm_lookup: SsmLookup,
+    /// How bundles are found: every secret under the prefix (the default), or only the
+    /// canonical bundle `${NAMESPACE}/${service}/secrets`.
+    pub bundle_lookup: BundleLookup,
 }
 
 /// Where a variable's value came from.
@@ -444,7 +445,7 @@ pub fn store_request(
     let path = format!("/{namespace}/{}/", manifest.service);
     let prefix = format!("{namespace}/{}/", manifest.service);
     Ok(StoreRequest {
-        parameters: if options.parameters_by_name {
+        parameters: if options.ssm_lookup == SsmLookup::ByName {
             ParameterQuery::ByNames {
                 path,
                 names: remote,
@@ -452,7 +453,7 @@ pub fn store_request(
         } else {
             ParameterQuery::ByPath { path }
         },
-        bundles: if options.canonical_bundle_only {
+        bundles: if options.bundle_lookup == BundleLookup::Bundle {
             BundleQuery::Named {
                 name: format!("{prefix}secrets"),
             }
@@ -744,7 +745,7 @@ impl Resolver<'_> {
         let remote = |options: &ResolveOptions| -> String {
             let ns = namespace(options).unwrap_or("NAMESPACE");
             let service = &self.manifest.service;
-            let bundles = if options.canonical_bundle_only {
+            let bundles = if options.bundle_lookup == BundleLookup::Bundle {
                 format!("sm:{ns}/{service}/secrets")
             } else {
                 format!("sm:{ns}/{service}/*")

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use fetch_env_core::{
-    Bootstrap, BundleQuery, Failure, FileStore, Manifest, ParameterQuery, Resolution,
-    ResolveOptions, Store, StoreError, StoreRequest, StoreResponse, VariableStatus, resolve,
+    Bootstrap, BundleLookup, BundleQuery, Failure, FileStore, Manifest, ParameterQuery, Resolution,
+    ResolveOptions, SsmLookup, Store, StoreError, StoreRequest, StoreResponse, VariableStatus,
+    resolve,
 };
 
 const ARN: &str = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-a-AbC123";
@@ -261,8 +262,8 @@ fn lookup_modes_shape_the_request() {
     );
     let r = case.resolve_with(ResolveOptions {
         namespace: Some("/ns/".into()),
-        parameters_by_name: true,
-        canonical_bundle_only: true,
+        ssm_lookup: SsmLookup::ByName,
+        bundle_lookup: BundleLookup::Bundle,
     });
     assert_eq!(
         r.request,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use fetch_env_core::{
-    Bootstrap, FileStore, Manifest, Resolution, ResolveOptions, ServiceSetting, Setting,
+    Bootstrap, Choice, FileStore, Manifest, Resolution, ResolveOptions, ServiceSetting, Setting,
     SettingOrigin, SettingsContext, Store, resolve,
 };
 
@@ -55,54 +55,40 @@ impl Inputs {
     /// The lookup options of this invocation.
     pub fn options(&self, global: &Global) -> Result<ResolveOptions, Failure> {
         let lookup = &self.manifest.lookup;
-        let parameters_by_name = self.choice(
-            "FETCH_ENV_SSM_LOOKUP",
-            global.ssm_lookup.as_deref(),
-            "SSM lookup",
-            &[("by-path", false), ("by-name", true)],
-            lookup.ssm_by_name,
-        )?;
-        let canonical_bundle_only = self.choice(
-            "FETCH_ENV_SECRETS_LOOKUP",
-            global.secrets_lookup.as_deref(),
-            "secrets lookup",
-            &[("prefix", false), ("bundle", true)],
-            lookup.canonical_bundle_only,
-        )?;
         Ok(ResolveOptions {
             namespace: self
                 .lookup("NAMESPACE", global.namespace.as_deref())
                 .map(|s| s.value),
-            parameters_by_name,
-            canonical_bundle_only,
+            ssm_lookup: self.choice(
+                "FETCH_ENV_SSM_LOOKUP",
+                global.ssm_lookup.as_deref(),
+                lookup.ssm,
+            )?,
+            bundle_lookup: self.choice(
+                "FETCH_ENV_SECRETS_LOOKUP",
+                global.secrets_lookup.as_deref(),
+                lookup.secrets,
+            )?,
         })
     }
 
     /// A setting with a fixed set of values: flag, environment, bootstrap file, then the
-    /// manifest's own choice, then the first choice (the documented default).
-    fn choice(
+    /// manifest's own choice, then the documented default.
+    fn choice<T: Choice + Default>(
         &self,
         key: &str,
         flag: Option<&str>,
-        what: &str,
-        choices: &[(&str, bool)],
-        manifest: Option<bool>,
-    ) -> Result<bool, Failure> {
+        manifest: Option<T>,
+    ) -> Result<T, Failure> {
         let Some(setting) = self.lookup(key, flag) else {
-            return Ok(manifest.unwrap_or(choices[0].1));
+            return Ok(manifest.unwrap_or_default());
         };
-        match choices.iter().find(|(name, _)| *name == setting.value) {
-            Some((_, value)) => Ok(*value),
-            None => {
-                let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
-                Err(Failure::usage(format!(
-                    "unknown {what} `{}` from {} (expected {})",
-                    fetch_env_core::sanitize(&setting.value),
-                    setting.origin,
-                    names.join(" or ")
-                )))
-            }
-        }
+        T::parse(&setting.value).map_err(|unknown| {
+            Failure::usage(format!(
+                "unknown {} `{}` from {} ({})",
+                unknown.what, unknown.found, setting.origin, unknown.expected
+            ))
+        })
     }
 
     /// Opens the store named by `--store`, FETCH_ENV_STORE or the bootstrap file.
