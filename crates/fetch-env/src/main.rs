@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod consumers;
 mod context;
+mod exec;
 mod exit;
 mod explain;
 mod export;

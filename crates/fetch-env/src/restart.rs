@@ -4,12 +4,12 @@
 //! given) carrying the resolved environment, so that compose interpolates the new values into
 //! exactly the containers being recreated.
 
-use std::os::unix::process::CommandExt as _;
-use std::process::Command;
+use std::ffi::{OsStr, OsString};
 
 use crate::cli::{Global, RestartArgs};
 use crate::context::{check_container, with_resolved};
-use crate::exit::{Exit, Failure, eprintln_line};
+use crate::exec::exec_with_environment;
+use crate::exit::{Exit, Failure};
 
 const DEFAULT_COMPOSE: &str = "docker compose";
 
@@ -28,38 +28,26 @@ pub fn restart(global: &Global, args: &RestartArgs) -> Result<Exit, Failure> {
                 "the compose command is empty (FETCH_ENV_COMPOSE)",
             ));
         };
-        let mut arguments: Vec<String> = words.map(str::to_owned).collect();
-        arguments.extend(["up".to_owned(), "-d".to_owned()]);
+        let mut arguments: Vec<OsString> = words.map(OsString::from).collect();
+        arguments.extend(["up".into(), "-d".into()]);
         if !args.containers.is_empty() {
-            arguments.push("--no-deps".to_owned());
-            arguments.extend(args.containers.iter().cloned());
+            arguments.push("--no-deps".into());
+            arguments.extend(args.containers.iter().map(OsString::from));
         }
-        if global.dry_run {
-            eprintln_line(&format!(
-                "fetch-env: would run: {program} {}",
-                arguments.join(" ")
-            ));
-            return Ok(Exit::Success);
-        }
-        let mut command = Command::new(program);
-        command.args(&arguments);
         // Compose interpolates the whole file, so it gets every resolved variable; which
         // containers are recreated is chosen by the arguments above.
-        for (name, value) in resolution.environment(None) {
-            command.env(name.as_str(), value.expose());
-        }
-        let error = command.exec();
-        let exit = if error.kind() == std::io::ErrorKind::NotFound {
-            Exit::CommandNotFound
-        } else {
-            Exit::CommandNotExecutable
-        };
-        Err(Failure::new(
-            exit,
-            format!(
-                "cannot run the compose command `{}`: {error} (set FETCH_ENV_COMPOSE or --compose-command)",
-                fetch_env_core::sanitize(&compose)
-            ),
-        ))
+        let environment = resolution.environment(None);
+        exec_with_environment(
+            OsStr::new(program),
+            &arguments,
+            &environment,
+            global.dry_run,
+            |_, error| {
+                format!(
+                    "cannot run the compose command `{}`: {error} (set FETCH_ENV_COMPOSE or --compose-command)",
+                    fetch_env_core::sanitize(&compose)
+                )
+            },
+        )
     })
 }
