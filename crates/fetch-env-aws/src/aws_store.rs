@@ -32,6 +32,9 @@ use fetch_env_core::{
 };
 use futures_util::future::try_join_all;
 
+use crate::actions::{
+    BATCH_GET_SECRET_VALUE, GET_PARAMETERS, GET_PARAMETERS_BY_PATH, GET_SECRET_VALUE, LIST_SECRETS,
+};
 use crate::aws_settings::{AwsSettings, without_userinfo};
 use crate::call_counter::CallCounter;
 use crate::error_translation::{batch_read_error, is_not_found, is_refused, translate};
@@ -213,7 +216,7 @@ impl AwsStore {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| translate(&e, "ssm:GetParametersByPath", request_path))?;
+                .map_err(|e| translate(&e, GET_PARAMETERS_BY_PATH, request_path))?;
             parameters.extend(page.parameters().iter().filter_map(parameter));
             match page.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_owned()),
@@ -237,7 +240,7 @@ impl AwsStore {
                 .with_decryption(true)
                 .send()
                 .await
-                .map_err(|e| translate(&e, "ssm:GetParameters", &format!("{path}*")))?;
+                .map_err(|e| translate(&e, GET_PARAMETERS, &format!("{path}*")))?;
             // Names SSM does not know come back in `InvalidParameters`: simply absent.
             Ok::<_, StoreError>(
                 answer
@@ -286,16 +289,12 @@ impl AwsStore {
                     // Roles granted ListSecrets but not the newer BatchGetSecretValue.
                     return self.bundles_by_listing(prefix, &filter).await.map_err(|fallback| {
                         StoreError::Unavailable(format!(
-                            "secretsmanager:BatchGetSecretValue on {prefix}* was refused, and so was the fallback: {fallback}"
+                            "{BATCH_GET_SECRET_VALUE} on {prefix}* was refused, and so was the fallback: {fallback}"
                         ))
                     });
                 }
                 Err(e) => {
-                    return Err(translate(
-                        &e,
-                        "secretsmanager:BatchGetSecretValue",
-                        &format!("{prefix}*"),
-                    ));
+                    return Err(translate(&e, BATCH_GET_SECRET_VALUE, &format!("{prefix}*")));
                 }
             };
             for value in page.secret_values() {
@@ -352,7 +351,7 @@ impl AwsStore {
                 .map_err(|e| {
                     translate(
                         &e,
-                        "secretsmanager:ListSecrets",
+                        LIST_SECRETS,
                         &format!("{prefix}* (or use --secrets-lookup bundle)"),
                     )
                 })?;
@@ -386,7 +385,7 @@ impl AwsStore {
                 payload: payload(answer.secret_string(), answer.secret_binary().is_some()),
             })),
             Err(e) if is_not_found(&e) => Ok(Err(SecretFetchError::NotFound)),
-            Err(e) => Err(translate(&e, "secretsmanager:GetSecretValue", id)),
+            Err(e) => Err(translate(&e, GET_SECRET_VALUE, id)),
         }
     }
 

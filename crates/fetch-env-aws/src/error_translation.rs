@@ -5,6 +5,8 @@ use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use fetch_env_core::{StoreError, sanitize};
 
+use crate::actions::BATCH_GET_SECRET_VALUE;
+
 /// The error code and message of a service error. Where the answer was not in the protocol's
 /// own shape (an XML `ErrorResponse` from a proxy or an AWS-compatible server), they are read
 /// from the body, and a bare 403 is an access denial.
@@ -179,7 +181,7 @@ pub(crate) fn batch_read_error(secret: &str, code: &str, message: Option<&str>) 
         }
         _ => "",
     };
-    format!("secretsmanager:BatchGetSecretValue could not read {secret}: {code}{detail}{hint}")
+    format!("{BATCH_GET_SECRET_VALUE} could not read {secret}: {code}{detail}{hint}")
 }
 
 fn credentials_message(cause: &str) -> String {

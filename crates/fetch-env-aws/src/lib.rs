@@ -10,10 +10,12 @@
 // No unwrap outside tests: a panic is never an acceptable answer to a server's reply.
 #![warn(clippy::unwrap_used)]
 
+pub mod actions;
 mod aws_settings;
 mod aws_store;
 mod call_counter;
 mod error_translation;
+pub mod iam_policy;
 
 pub use aws_settings::{AwsSettings, AwsSettingsError, StaticCredentials};
 pub use aws_store::AwsStore;
