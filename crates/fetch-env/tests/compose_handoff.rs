@@ -32,7 +32,7 @@ fn docker_compose() -> PathBuf {
 
 /// The test venv's Python, which has PyYAML (a dependency of moto and the AWS CLI there).
 fn python() -> PathBuf {
-    let python = common::root().join("target/test-venv/bin/python");
+    let python = common::moto::venv().join("bin/python");
     assert!(
         python.is_file(),
         "{} is missing; run `{INSTALL}` (scripts/test.sh runs it)",
