@@ -1,8 +1,10 @@
 //! The bootstrap file (`/opt/deployment/.env`), parsed as the shell-sourceable subset of dotenv.
 //!
-//! The same file is `source`d by the host's init script, so every value must read the same in a
-//! shell and here. Anything a shell would evaluate (`$(…)`, backticks, `$VAR`, an unquoted
-//! space, shell operators) is an error rather than a guess. Nothing is ever executed.
+//! The same file is `source`d by the host's init script (bash), so every value must read the same
+//! in bash and here. Anything a shell would evaluate (`$(…)`, backticks, `$VAR`, an unquoted
+//! space, shell operators) is an error rather than a guess. Inside double quotes only the
+//! escapes bash honours there are read (`\"`, `\\`, `\$`, `` \` ``); any other backslash, `\n`
+//! included (bash keeps it as a backslash and an `n`), is an error too. Nothing is ever executed.
 //!
 //! The file may hold credentials (`AWS_SECRET_ACCESS_KEY`), so an error names the line number
 //! and the key, never the text of the line.
@@ -290,17 +292,34 @@ impl Parser<'_> {
                     ));
                 }
                 Some('"') => return Ok(out),
+                // Only the escapes bash honours inside double quotes; any other backslash
+                // bash either keeps (`\n`, `\t`) or removes with the line break after it.
                 Some('\\') => match self.bump() {
                     Some('"') => out.push('"'),
                     Some('\\') => out.push('\\'),
                     Some('$') => out.push('$'),
                     Some('`') => out.push('`'),
-                    Some('n') => out.push('\n'),
+                    Some('n') => {
+                        return Err((
+                            here,
+                            format!(
+                                "the escape \\n in the double-quoted value of {key}: bash keeps it as a backslash and an n, not a newline; write a real newline inside the quotes, or use single quotes for a literal backslash-n"
+                            ),
+                        ));
+                    }
+                    Some('\n') => {
+                        return Err((
+                            here,
+                            format!(
+                                "a backslash at the end of a line inside the double-quoted value of {key}: bash drops it and the line break, joining the lines; join them in the file, or use single quotes to keep both"
+                            ),
+                        ));
+                    }
                     _ => {
                         return Err((
                             here,
                             format!(
-                                "unsupported backslash escape in the value of {key} (supported: \\\" \\\\ \\$ \\` \\n)"
+                                "unsupported backslash escape in the value of {key}: bash would keep the backslash (supported: \\\" \\\\ \\$ \\`)"
                             ),
                         ));
                     }
@@ -429,99 +448,78 @@ impl fmt::Display for Bootstrap {
 }
 
 #[cfg(test)]
+mod cases;
+
+#[cfg(test)]
 mod tests {
+    use super::cases::{self, Accepted, Refused};
     use super::*;
 
-    fn parse(text: &str) -> Result<Bootstrap, BootstrapError> {
-        Bootstrap::parse(Arc::from("b.env"), text.as_bytes())
+    fn parse(text: &[u8]) -> Result<Bootstrap, BootstrapError> {
+        Bootstrap::parse(Arc::from("b.env"), text)
     }
 
     fn value(b: &Bootstrap, key: &str) -> String {
         b.get(key).map(|(v, _)| v.expose().to_owned()).unwrap()
     }
 
+    fn assert_accepted(case: &Accepted) -> Bootstrap {
+        let b = parse(case.text.as_bytes()).unwrap_or_else(|e| panic!("{:?}: {e}", case.text));
+        for (key, expected) in case.values {
+            assert_eq!(value(&b, key), *expected, "{key} in {:?}", case.text);
+        }
+        b
+    }
+
+    fn assert_refused(case: &Refused) {
+        let err = parse(case.text).unwrap_err();
+        assert_eq!(err.line, case.line, "{:?}: {err}", case.text);
+        assert!(err.message.contains(case.needle), "{:?}: {err}", case.text);
+        assert!(
+            err.to_string()
+                .starts_with(&format!("b.env:{}: ", case.line)),
+            "{err}"
+        );
+    }
+
     #[test]
     fn parses_the_supported_subset() {
-        let b = parse(concat!(
-            "# comment\n",
-            "\n",
-            "A=plain\n",
-            "export B='single $x \"q\" `b`'\n",
-            "C=\"dq \\\" \\\\ \\$ \\n end\"\n",
-            "D=value # trailing comment\n",
-            "E=\n",
-            "F='multi\nline'\r\n",
-            "G=a#b\r\n",
-            "  H=arn:aws:secretsmanager:eu-central-1:1:secret:rds!cluster-x\n",
-            "I=$ # a lone dollar is literal\n",
-            "A=second\n",
-        ))
-        .unwrap();
-        assert_eq!(value(&b, "A"), "second");
-        assert_eq!(value(&b, "B"), "single $x \"q\" `b`");
-        assert_eq!(value(&b, "C"), "dq \" \\ $ \n end");
-        assert_eq!(value(&b, "D"), "value");
-        assert_eq!(value(&b, "E"), "");
-        assert_eq!(value(&b, "F"), "multi\nline");
-        assert_eq!(value(&b, "G"), "a#b");
-        assert_eq!(
-            value(&b, "H"),
-            "arn:aws:secretsmanager:eu-central-1:1:secret:rds!cluster-x"
-        );
-        assert_eq!(value(&b, "I"), "$");
+        let b = assert_accepted(&cases::SUPPORTED_SUBSET);
         assert_eq!(b.get("F").unwrap().1, 8);
         assert_eq!(b.get("G").unwrap().1, 10);
-        assert_eq!(b.keys(), vec!["A", "B", "C", "D", "E", "F", "G", "H", "I"]);
+        assert_eq!(
+            b.keys(),
+            vec!["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"]
+        );
     }
 
     #[test]
     fn rejects_what_a_shell_would_read_differently() {
-        let cases: &[(&str, u64, &str)] = &[
-            ("A=$(id)\n", 1, "command substitution"),
-            ("\nA=`id`\n", 2, "command substitution"),
-            ("A=\"x $(id)\"\n", 1, "command substitution"),
-            ("A=$HOME\n", 1, "'$' expansion"),
-            ("A=\"${HOME}\"\n", 1, "'$' expansion"),
-            ("A=two words\n", 1, "cannot contain spaces"),
-            ("A= value\n", 1, "space after '='"),
-            ("A = b\n", 1, "spaces around '='"),
-            ("1A=b\n", 1, "invalid key"),
-            ("A-B=c\n", 1, "invalid key: a name may only contain"),
-            ("just text\n", 1, "expected KEY=value"),
-            ("hunter2\n", 1, "expected KEY=value"),
-            ("A='open\n", 1, "never closed"),
-            ("A=\"open\n", 1, "never closed"),
-            ("A='x'y\n", 1, "joined"),
-            ("A=x;y\n", 1, "shell operator"),
-            ("A=~/x\n", 1, "'~'"),
-            ("A=a\\b\n", 1, "backslash"),
-            ("A=\"\\q\"\n", 1, "unsupported backslash escape"),
-            ("A=ab'c'\n", 1, "quote inside"),
-            ("A=1\rB=2\n", 1, "carriage return"),
-        ];
-        for (text, line, needle) in cases {
-            let err = parse(text).unwrap_err();
-            assert_eq!(err.line, *line, "{text:?}: {err}");
-            assert!(err.message.contains(needle), "{text:?}: {err}");
+        for case in cases::REFUSED {
+            assert_refused(case);
         }
     }
 
     #[test]
     fn errors_never_show_the_line() {
-        let err = parse("AWS_SECRET_ACCESS_KEY=abc def-SECRET\n").unwrap_err();
+        let err = parse(b"AWS_SECRET_ACCESS_KEY=abc def-SECRET\n").unwrap_err();
         assert!(!err.to_string().contains("SECRET\n"));
         assert!(!err.to_string().contains("def-SECRET"));
         assert!(err.to_string().starts_with("b.env:1: "));
+        let err = parse(cases::BACKSLASH_N_IN_DOUBLE_QUOTES.text).unwrap_err();
+        assert!(!err.to_string().contains("CANARY"), "{err}");
     }
 
     #[test]
-    fn non_utf8_and_nul_are_located() {
-        let err = Bootstrap::parse(Arc::from("b"), b"A=1\nB=\xff\n").unwrap_err();
-        assert_eq!(
-            (err.line, err.message.as_str()),
-            (2, "the file is not valid UTF-8")
-        );
-        let err = Bootstrap::parse(Arc::from("b"), b"A=1\n\nB=\0\n").unwrap_err();
-        assert_eq!(err.line, 3);
+    fn backslash_n_in_double_quotes_is_refused_because_bash_keeps_it() {
+        assert_refused(&cases::BACKSLASH_N_IN_DOUBLE_QUOTES);
+        let err = parse(cases::BACKSLASH_N_IN_DOUBLE_QUOTES.text).unwrap_err();
+        assert!(err.message.contains("AWS_SECRET_ACCESS_KEY"), "{err}");
+        assert!(err.message.contains("write a real newline"), "{err}");
+    }
+
+    #[test]
+    fn backslash_newline_in_double_quotes_is_refused_because_bash_joins_the_lines() {
+        assert_refused(&cases::BACKSLASH_NEWLINE_IN_DOUBLE_QUOTES);
     }
 }
