@@ -4,7 +4,8 @@
 //! in bash and here. Anything a shell would evaluate (`$(…)`, backticks, `$VAR`, an unquoted
 //! space, shell operators) is an error rather than a guess. Inside double quotes only the
 //! escapes bash honours there are read (`\"`, `\\`, `\$`, `` \` ``); any other backslash, `\n`
-//! included (bash keeps it as a backslash and an `n`), is an error too. Nothing is ever executed.
+//! included (bash keeps it as a backslash and an `n`), is an error too, and so is a carriage
+//! return outside a comment (bash keeps it in the value). Nothing is ever executed.
 //!
 //! The file may hold credentials (`AWS_SECRET_ACCESS_KEY`), so an error names the line number
 //! and the key, never the text of the line.
@@ -85,14 +86,6 @@ impl Bootstrap {
             return Err(fail(
                 line_of(&text.as_bytes()[..at]),
                 "the file contains a NUL byte".into(),
-            ));
-        }
-        let text = Zeroizing::new(text.replace("\r\n", "\n"));
-        if let Some(at) = text.find('\r') {
-            return Err(fail(
-                line_of(&text.as_bytes()[..at]),
-                "a carriage return that does not end the line (a shell would keep it in the value)"
-                    .into(),
             ));
         }
         let chars: Zeroizing<Vec<char>> = Zeroizing::new(text.chars().collect());
@@ -193,12 +186,14 @@ impl Parser<'_> {
                     self.bump();
                 }
                 Some('#') => self.skip_to_line_end(),
+                Some('\r') => return Err((self.line, carriage_return(None))),
                 Some(_) => break,
             }
         }
         let line = self.line;
         let mut key = self.word();
-        if key == "export" && matches!(self.peek(), Some(' ' | '\t')) {
+        let exported = key == "export" && matches!(self.peek(), Some(' ' | '\t'));
+        if exported {
             self.skip_blanks();
             key = self.word();
         }
@@ -207,10 +202,13 @@ impl Parser<'_> {
         let mut token = key.clone();
         while let Some(c) = self
             .peek()
-            .filter(|c| !matches!(c, '=' | ' ' | '\t' | '\n'))
+            .filter(|c| !matches!(c, '=' | ' ' | '\t' | '\n' | '\r'))
         {
             token.push(c);
             self.pos += 1;
+        }
+        if self.peek() == Some('\r') {
+            return Err((line, carriage_return(None)));
         }
         if self.peek() != Some('=') {
             // The line is not shown: without an `=` it may be a bare credential.
@@ -228,7 +226,7 @@ impl Parser<'_> {
             return Err((line, format!("invalid key: {e}")));
         }
         self.bump();
-        let value = self.value(&key)?;
+        let value = self.value(&key, exported)?;
         self.end_of_assignment(&key)?;
         Ok(Some(Entry {
             key,
@@ -237,7 +235,9 @@ impl Parser<'_> {
         }))
     }
 
-    fn value(&mut self, key: &str) -> ParseResult<Zeroizing<String>> {
+    /// The value after `=`; `exported` when the line starts with `export `, where bash also
+    /// brace-expands the assignment.
+    fn value(&mut self, key: &str, exported: bool) -> ParseResult<Zeroizing<String>> {
         let line = self.line;
         match self.peek() {
             None | Some('\n') => Ok(Zeroizing::new(String::new())),
@@ -245,6 +245,8 @@ impl Parser<'_> {
                 self.skip_blanks();
                 if matches!(self.peek(), None | Some('\n' | '#')) {
                     Ok(Zeroizing::new(String::new()))
+                } else if self.peek() == Some('\r') {
+                    Err((line, carriage_return(Some(key))))
                 } else {
                     Err((
                         line,
@@ -256,7 +258,7 @@ impl Parser<'_> {
             }
             Some('\'') => self.single_quoted(key),
             Some('"') => self.double_quoted(key),
-            Some(_) => self.unquoted(key),
+            Some(_) => self.unquoted(key, exported),
         }
     }
 
@@ -265,6 +267,7 @@ impl Parser<'_> {
         self.bump();
         let mut out = Zeroizing::new(String::new());
         loop {
+            let here = self.line;
             match self.bump() {
                 None => {
                     return Err((
@@ -273,6 +276,7 @@ impl Parser<'_> {
                     ));
                 }
                 Some('\'') => return Ok(out),
+                Some('\r') => return Err((here, carriage_return(Some(key)))),
                 Some(c) => out.push(c),
             }
         }
@@ -292,6 +296,7 @@ impl Parser<'_> {
                     ));
                 }
                 Some('"') => return Ok(out),
+                Some('\r') => return Err((here, carriage_return(Some(key)))),
                 // Only the escapes bash honours inside double quotes; any other backslash
                 // bash either keeps (`\n`, `\t`) or removes with the line break after it.
                 Some('\\') => match self.bump() {
@@ -334,12 +339,23 @@ impl Parser<'_> {
         }
     }
 
-    fn unquoted(&mut self, key: &str) -> ParseResult<Zeroizing<String>> {
+    fn unquoted(&mut self, key: &str, exported: bool) -> ParseResult<Zeroizing<String>> {
         let line = self.line;
         let mut out = Zeroizing::new(String::new());
         while let Some(c) = self.peek() {
             match c {
                 ' ' | '\t' | '\n' => break,
+                '\r' => return Err((line, carriage_return(Some(key)))),
+                // `export A={a,b}` is the command `export A=a A=b` to bash; a plain assignment
+                // is not brace-expanded.
+                '{' if exported => {
+                    return Err((
+                        line,
+                        format!(
+                            "an unquoted '{{' in the value of {key} after `export`: bash would brace-expand it ({{a,b}} becomes two words); quote the value"
+                        ),
+                    ));
+                }
                 '`' => return Err((line, command_substitution(key))),
                 '$' => {
                     self.pos += 1;
@@ -393,8 +409,9 @@ impl Parser<'_> {
         match self.peek() {
             Some('(') => Err((line, command_substitution(key))),
             Some(c)
+                // `$[…]` is bash's old spelling of `$((…))`.
                 if c.is_ascii_alphanumeric()
-                    || matches!(c, '_' | '{' | '@' | '*' | '#' | '?' | '$' | '!' | '-') =>
+                    || matches!(c, '_' | '{' | '[' | '@' | '*' | '#' | '?' | '$' | '!' | '-') =>
             {
                 Err((
                     line,
@@ -417,6 +434,7 @@ impl Parser<'_> {
                 self.bump();
                 Ok(())
             }
+            Some('\r') => Err((line, carriage_return(Some(key)))),
             Some('#') if had_blank => {
                 self.skip_to_line_end();
                 Ok(())
@@ -435,6 +453,19 @@ impl Parser<'_> {
             )),
         }
     }
+}
+
+/// A carriage return outside a comment: bash reads it as an ordinary character, so it stays in the
+/// value (`A=x` then CRLF gives `x\r`) or is run as a command (a blank CRLF line). A file saved
+/// with Windows line ends is therefore refused at its first line that is not a comment.
+fn carriage_return(key: Option<&str>) -> String {
+    let what = match key {
+        Some(key) => format!("in the value of {key}, or after it"),
+        None => "where a key should start".to_owned(),
+    };
+    format!(
+        "a carriage return {what}: bash keeps it as part of the line (a Windows line end?); save the file with LF line ends"
+    )
 }
 
 fn command_substitution(key: &str) -> String {
@@ -521,5 +552,30 @@ mod tests {
     #[test]
     fn backslash_newline_in_double_quotes_is_refused_because_bash_joins_the_lines() {
         assert_refused(&cases::BACKSLASH_NEWLINE_IN_DOUBLE_QUOTES);
+    }
+
+    #[test]
+    fn every_accepted_case_gives_its_values() {
+        for case in cases::ACCEPTED {
+            assert_accepted(case);
+        }
+    }
+
+    #[test]
+    fn crlf_line_ends_are_refused_because_bash_keeps_the_carriage_return() {
+        assert_refused(&cases::CRLF_AFTER_A_VALUE);
+        assert_refused(&cases::CRLF_INSIDE_QUOTES);
+        assert_refused(&cases::CRLF_BLANK_LINE);
+        assert_accepted(&cases::CARRIAGE_RETURNS_IN_COMMENTS);
+    }
+
+    #[test]
+    fn brace_expansion_after_export_is_refused_because_bash_expands_it() {
+        assert_refused(&cases::BRACE_EXPANSION_AFTER_EXPORT);
+    }
+
+    #[test]
+    fn dollar_bracket_is_refused_because_bash_evaluates_it_as_arithmetic() {
+        assert_refused(&cases::DOLLAR_BRACKET_ARITHMETIC);
     }
 }

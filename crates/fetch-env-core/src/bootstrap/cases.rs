@@ -40,8 +40,8 @@ pub const SUPPORTED_SUBSET: Accepted = Accepted {
         "C=\"dq \\\" \\\\ \\$ \\` end\"\n",
         "D=value # trailing comment\n",
         "E=\n",
-        "F='multi\nline'\r\n",
-        "G=a#b\r\n",
+        "F='multi\nline'\n",
+        "G=a#b\n",
         "  H=arn:aws:secretsmanager:eu-central-1:1:secret:rds!cluster-x\n",
         "I=$ # a lone dollar is literal\n",
         "J=\"two\nlines\" # a real newline inside double quotes\n",
@@ -78,6 +78,45 @@ pub const BACKSLASH_NEWLINE_IN_DOUBLE_QUOTES: Refused = refused(
     1,
     "a backslash at the end of a line inside the double-quoted value of A",
 );
+
+/// Carriage returns bash ignores: those inside comments.
+pub const CARRIAGE_RETURNS_IN_COMMENTS: Accepted = Accepted {
+    text: "# saved on Windows\r\nA=x # a trailing comment\r\n  # indented\r\n",
+    values: &[("A", "x")],
+};
+
+/// Bash keeps the carriage return of a CRLF line end in the value (`x\r`), so a file saved with
+/// Windows line ends cannot be read as it was meant.
+pub const CRLF_AFTER_A_VALUE: Refused = refused(
+    "# saved on Windows\r\nAWS_REGION=eu-central-1\r\n",
+    2,
+    "a carriage return in the value of AWS_REGION",
+);
+
+/// ... and inside quotes, where it is part of the value too.
+pub const CRLF_INSIDE_QUOTES: Refused = refused(
+    "A='line one\r\nline two'\n",
+    1,
+    "a carriage return in the value of A",
+);
+
+/// ... and runs a blank CRLF line as the command `$'\r'`.
+pub const CRLF_BLANK_LINE: Refused = refused(
+    "A=x\n\r\nB=y\n",
+    2,
+    "a carriage return where a key should start",
+);
+
+/// `export A={a,b}` is brace-expanded by bash into `export A=a A=b`, so A is `b`.
+pub const BRACE_EXPANSION_AFTER_EXPORT: Refused = refused(
+    "A={a,b}\nexport B=eu-central-1{a,b}\n",
+    2,
+    "bash would brace-expand it",
+);
+
+/// `$[1+1]` is bash's old arithmetic expansion: the value is `2`.
+pub const DOLLAR_BRACKET_ARITHMETIC: Refused =
+    refused("A=\"$[1+1]\"\n", 1, "a '$' expansion in the value of A");
 
 /// Every file the parser must refuse, with where and why.
 pub const REFUSED: &[Refused] = &[
@@ -120,4 +159,13 @@ pub const REFUSED: &[Refused] = &[
     },
     BACKSLASH_N_IN_DOUBLE_QUOTES,
     BACKSLASH_NEWLINE_IN_DOUBLE_QUOTES,
+    CRLF_AFTER_A_VALUE,
+    CRLF_INSIDE_QUOTES,
+    CRLF_BLANK_LINE,
+    BRACE_EXPANSION_AFTER_EXPORT,
+    DOLLAR_BRACKET_ARITHMETIC,
+    refused("A=$[1]\n", 1, "'$' expansion"),
 ];
+
+/// Every file the parser must accept, with some of its values.
+pub const ACCEPTED: &[Accepted] = &[SUPPORTED_SUBSET, CARRIAGE_RETURNS_IN_COMMENTS];
