@@ -6,6 +6,9 @@
 //! escapes bash honours there are read (`\"`, `\\`, `\$`, `` \` ``); any other backslash, `\n`
 //! included (bash keeps it as a backslash and an `n`), is an error too, and so is a carriage
 //! return outside a comment (bash keeps it in the value). Nothing is ever executed.
+//! `crates/fetch-env/tests/bootstrap_bash.rs` holds the parser to this: on random files, on every
+//! piece of their grammar and on every case in `bootstrap/cases.rs` it must refuse the file or
+//! agree with bash byte for byte.
 //!
 //! The file may hold credentials (`AWS_SECRET_ACCESS_KEY`), so an error names the line number
 //! and the key, never the text of the line.
