@@ -91,6 +91,9 @@ impl Bootstrap {
                 "the file contains a NUL byte".into(),
             ));
         }
+        // CRLF line ends are accepted (SPEC 2.1) and read as LF; bash would keep each carriage
+        // return in its value. Any other carriage return is refused by the parser.
+        let text = Zeroizing::new(text.replace("\r\n", "\n"));
         let chars: Zeroizing<Vec<char>> = Zeroizing::new(text.chars().collect());
         let mut parser = Parser {
             chars: &chars,
@@ -565,11 +568,11 @@ mod tests {
     }
 
     #[test]
-    fn crlf_line_ends_are_refused_because_bash_keeps_the_carriage_return() {
-        assert_refused(&cases::CRLF_AFTER_A_VALUE);
-        assert_refused(&cases::CRLF_INSIDE_QUOTES);
-        assert_refused(&cases::CRLF_BLANK_LINE);
+    fn crlf_line_ends_are_read_as_lf_and_a_lone_carriage_return_is_refused() {
+        assert_accepted(&cases::CRLF_LINE_ENDS);
         assert_accepted(&cases::CARRIAGE_RETURNS_IN_COMMENTS);
+        assert_refused(&cases::LONE_CARRIAGE_RETURN);
+        assert_refused(&cases::LONE_CARRIAGE_RETURN_BEFORE_A_KEY);
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //! redirection can create a file, and every command word it can spell is either not found or a
 //! harmless builtin (`echo` inside `$(…)`, `:`, `export`, `readonly`, `.` with nothing to read).
 //!
+//! CRLF line ends are the one agreed exception: the contract (SPEC 2.1) accepts them and reads
+//! them as LF, while bash would keep each carriage return in its value; bash is given the same
+//! file with LF line ends. A carriage return anywhere else is refused.
+//!
 //! fetch-env omits a variable whose value is empty ("an empty string from any source is no
 //! value"), so an empty value in bash and an unset one both compare equal to an absent one.
 
@@ -264,8 +268,12 @@ impl Oracle {
                 fetch_env.status
             ));
         }
-        // Only a file fetch-env accepts needs bash's reading.
-        let bash = match self.source(&path, keys) {
+        // Only a file fetch-env accepts needs bash's reading. CRLF line ends are accepted and
+        // read as LF by contract (SPEC 2.1), where bash would keep each carriage return in its
+        // value: bash reads the same file with LF line ends.
+        let for_bash = self.scratch.path().join("bootstrap-lf.env");
+        std::fs::write(&for_bash, crlf_as_lf(text)).expect("write the LF copy");
+        let bash = match self.source(&for_bash, keys) {
             BashReading::Values(values) => values,
             BashReading::Failed(why) => {
                 return Err(format!(
@@ -344,6 +352,19 @@ impl Oracle {
 
 /// A refusal must be exit 2 with nothing on stdout and an error located in the file:
 /// `error: PATH:LINE: ` with LINE within the file.
+/// `text` with every CRLF line end as LF.
+fn crlf_as_lf(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        if b == b'\r' && bytes.peek() == Some(&&b'\n') {
+            continue;
+        }
+        out.push(b);
+    }
+    out
+}
+
 fn check_location(stderr: &str, path: &Path, text: &[u8], stdout: &[u8]) -> Result<(), String> {
     if !stdout.is_empty() {
         return Err("it printed to stdout".into());

@@ -85,24 +85,21 @@ pub const CARRIAGE_RETURNS_IN_COMMENTS: Accepted = Accepted {
     values: &[("A", "x")],
 };
 
-/// Bash keeps the carriage return of a CRLF line end in the value (`x\r`), so a file saved with
-/// Windows line ends cannot be read as it was meant.
-pub const CRLF_AFTER_A_VALUE: Refused = refused(
-    "# saved on Windows\r\nAWS_REGION=eu-central-1\r\n",
-    2,
-    "a carriage return in the value of AWS_REGION",
-);
+/// CRLF line ends are accepted and read as LF (SPEC 2.1), in values, quotes and blank lines
+/// alike. (bash itself would keep each carriage return in its value: the bash test gives bash
+/// the same file with LF line ends.)
+pub const CRLF_LINE_ENDS: Accepted = Accepted {
+    text: "# saved on Windows\r\nAWS_REGION=eu-central-1\r\n\r\nA='line one\r\nline two'\r\n",
+    values: &[("AWS_REGION", "eu-central-1"), ("A", "line one\nline two")],
+};
 
-/// ... and inside quotes, where it is part of the value too.
-pub const CRLF_INSIDE_QUOTES: Refused = refused(
-    "A='line one\r\nline two'\n",
-    1,
-    "a carriage return in the value of A",
-);
+/// A carriage return that does not end a line stays in the value in bash: refused.
+pub const LONE_CARRIAGE_RETURN: Refused =
+    refused("A=x\ry\n", 1, "a carriage return in the value of A");
 
-/// ... and runs a blank CRLF line as the command `$'\r'`.
-pub const CRLF_BLANK_LINE: Refused = refused(
-    "A=x\n\r\nB=y\n",
+/// ... also where a key should start.
+pub const LONE_CARRIAGE_RETURN_BEFORE_A_KEY: Refused = refused(
+    "A=x\n\rB=y\n",
     2,
     "a carriage return where a key should start",
 );
@@ -159,13 +156,16 @@ pub const REFUSED: &[Refused] = &[
     },
     BACKSLASH_N_IN_DOUBLE_QUOTES,
     BACKSLASH_NEWLINE_IN_DOUBLE_QUOTES,
-    CRLF_AFTER_A_VALUE,
-    CRLF_INSIDE_QUOTES,
-    CRLF_BLANK_LINE,
+    LONE_CARRIAGE_RETURN,
+    LONE_CARRIAGE_RETURN_BEFORE_A_KEY,
     BRACE_EXPANSION_AFTER_EXPORT,
     DOLLAR_BRACKET_ARITHMETIC,
     refused("A=$[1]\n", 1, "'$' expansion"),
 ];
 
 /// Every file the parser must accept, with some of its values.
-pub const ACCEPTED: &[Accepted] = &[SUPPORTED_SUBSET, CARRIAGE_RETURNS_IN_COMMENTS];
+pub const ACCEPTED: &[Accepted] = &[
+    SUPPORTED_SUBSET,
+    CARRIAGE_RETURNS_IN_COMMENTS,
+    CRLF_LINE_ENDS,
+];
