@@ -639,7 +639,13 @@ fn malformed_manifests_show_no_secret() {
         format!(
             "{head}    default: CANARY-default-with-compose\n    compose: {{ template: '${{NOPE}}' }}\n"
         ),
-        format!("{head}    required: CANARY-not-a-boolean\n"),
+        // A value where a mapping belongs may be the secret itself: named by its kind only.
+        // (`required: maybe` is quoted on purpose: a boolean field cannot hold a secret.)
+        format!("{head}    secret: CANARY-secret-written-as-the-value\n"),
+        format!("{head}    compose: CANARY-compose-written-as-a-string\n"),
+        format!("{head}    file: CANARY-file-written-as-a-string\n"),
+        format!("{head}    sensitive: true\n    defualt: CANARY-under-a-misspelt-field\n"),
+        format!("{head}    sensitive: true\n    default: [CANARY-default-in-a-list, {{}}]\n    required: maybe\n"),
         format!("{head}    default: >\n CANARY-default-folded-bad-indent\n"),
         "service: svc\nvariables: CANARY-variables-not-a-list\n".to_owned(),
         "service: svc\nvariables:\n  - CANARY-variable-not-a-mapping\n".to_owned(),
