@@ -101,7 +101,7 @@ impl AwsSettings {
                     Ok(n) if n > 0.0 && n.is_finite() => Ok(Some(n)),
                     _ => Err(AwsSettingsError(format!(
                         "{key} must be a positive number, not `{}`",
-                        fetch_env_core::sanitize(&text)
+                        text
                     ))),
                 },
             }

@@ -174,7 +174,7 @@ impl AwsStore {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Unavailable(format!(
                 "no AWS credentials could be loaded ({}); {hint}",
-                fetch_env_core::sanitize(&e.to_string())
+                e
             ))),
             Err(_) => Err(StoreError::Unavailable(format!(
                 "no AWS credentials within {} s (the instance metadata service did not answer); {hint}",
@@ -449,7 +449,7 @@ fn proxy_config(settings: &AwsSettings) -> Result<ProxyConfig, StoreError> {
         }),
         Some(Err(e)) => Err(StoreError::Invalid(format!(
             "the proxy setting is not a URL: {}",
-            fetch_env_core::sanitize(&e.to_string())
+            e
         ))),
     }
 }

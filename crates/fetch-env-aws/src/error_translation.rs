@@ -1,9 +1,10 @@
 //! SDK errors, translated for the operator who reads them at 3 a.m.: which action on which
-//! resource, what to grant or check. Server messages are sanitized and never hold a value.
+//! resource, what to grant or check. Server messages never hold a value; the binary's one
+//! renderer makes them safe for a terminal.
 
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use fetch_env_core::{StoreError, sanitize};
+use fetch_env_core::StoreError;
 
 use crate::actions::BATCH_GET_SECRET_VALUE;
 
@@ -108,10 +109,8 @@ where
 {
     match code_and_message(error) {
         Some((code, message)) => {
-            let detail = message
-                .map(|m| format!(": {}", sanitize(&m)))
-                .unwrap_or_default();
-            service_message(&sanitize(&code), &detail, action, resource)
+            let detail = message.map(|m| format!(": {}", m)).unwrap_or_default();
+            service_message(&code.to_string(), &detail, action, resource)
         }
         None => format!(
             "{action} on {resource}: the answer could not be read ({})",
@@ -162,11 +161,11 @@ fn service_message(code: &str, detail: &str, action: &str, resource: &str) -> St
 /// service's code, with what to grant where the code says. The call reads each secret with the
 /// caller's `secretsmanager:GetSecretValue` on it, and decrypts with `kms:Decrypt` on its key.
 pub(crate) fn batch_read_error(secret: &str, code: &str, message: Option<&str>) -> String {
-    let secret = sanitize(secret);
-    let code = sanitize(code);
+    let secret = secret.to_string();
+    let code = code.to_string();
     let detail = message
         .filter(|m| !m.is_empty())
-        .map(|m| format!(": {}", sanitize(m)))
+        .map(|m| format!(": {}", m))
         .unwrap_or_default();
     let hint = match code.as_str() {
         "AccessDeniedException" | "AccessDenied" => {
@@ -190,7 +189,7 @@ fn credentials_message(cause: &str) -> String {
     )
 }
 
-/// The error and its sources, sanitized, as one line.
+/// The error and its sources, as one line.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut parts = vec![error.to_string()];
     let mut source = error.source();
@@ -201,7 +200,7 @@ fn chain(error: &dyn std::error::Error) -> String {
         }
         source = s.source();
     }
-    sanitize(&parts.join(": "))
+    (parts.join(": ")).to_string()
 }
 
 /// `true` when `error` is the service saying the thing does not exist.

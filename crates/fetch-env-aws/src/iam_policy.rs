@@ -31,7 +31,7 @@
 
 use std::collections::BTreeSet;
 
-use fetch_env_core::{BundleQuery, ParameterQuery, StoreRequest, sanitize};
+use fetch_env_core::{BundleQuery, ParameterQuery, StoreRequest};
 
 use crate::actions::{
     BATCH_GET_SECRET_VALUE, GET_PARAMETERS, GET_PARAMETERS_BY_PATH, GET_SECRET_VALUE, LIST_SECRETS,
@@ -278,7 +278,7 @@ pub fn account(
         if !is_account_id(account) {
             return Err(format!(
                 "--account-id must be the 12 digits of an AWS account id, not `{}`",
-                sanitize(account)
+                account
             ));
         }
         return Ok((account.to_owned(), None));
@@ -304,7 +304,7 @@ pub fn account(
             "the arn_from ARNs are in {} accounts ({}), so the service's own account is unknown: pass --account-id ID",
             accounts.len(),
             arns.iter()
-                .map(|(arn, _)| sanitize(arn))
+                .map(|(arn, _)| arn.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         )),

@@ -391,7 +391,7 @@ impl Reader<'_> {
             _ => {
                 return Err(self.error(
                     &service.referenced,
-                    format!("service `{}` must be a mapping", sanitize(&name.value)),
+                    format!("service `{}` must be a mapping", name.value),
                 ));
             }
         };
@@ -479,7 +479,7 @@ impl Reader<'_> {
                                 &value.referenced,
                                 format!(
                                     "the value of `{}` in `environment` must be a string, a number or empty",
-                                    sanitize(&key.value)
+                                    key.value
                                 ),
                             ));
                         }
@@ -525,9 +525,6 @@ fn merge(environment: &mut Vec<EnvironmentEntry>, own: &[EnvironmentEntry]) {
 }
 
 /// Names from a compose file in messages: printable, bounded.
-fn sanitize(text: &str) -> String {
-    crate::sanitize::sanitize(text)
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Token {
@@ -751,7 +748,7 @@ impl<'de> Deserialize<'de> for Node {
                         return Err(serde::de::Error::custom(format!(
                             // Not "at line": the parser's own position is cut there.
                             "duplicate key `{}` (first {}:{}, again {}:{})",
-                            sanitize(&key.value),
+                            key.value,
                             first.referenced.line(),
                             first.referenced.column(),
                             key.referenced.line(),

@@ -96,7 +96,7 @@ impl FileStore {
                     at,
                     format!(
                         "parameter path `{}` must start with '/' and name a parameter (like /NAMESPACE/service/NAME)",
-                        crate::sanitize::sanitize(&key.value)
+                        key.value
                     ),
                 ));
                 continue;
@@ -123,7 +123,7 @@ impl FileStore {
                             at,
                             format!(
                                 "`{}` is not a Secrets Manager ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX)",
-                                crate::sanitize::sanitize(&key.value)
+                                key.value
                             ),
                         ));
                         continue;
@@ -138,10 +138,7 @@ impl FileStore {
             match value.value {
                 RawSecretValue::Text(value) => secrets.push(StoredSecret { name, arn, value }),
                 RawSecretValue::Invalid(message) => {
-                    let message = format!(
-                        "secret `{}`: {message}",
-                        crate::sanitize::sanitize(&key.value)
-                    );
+                    let message = format!("secret `{}`: {message}", key.value);
                     problems.push((Location::from_yaml(&path, &value.referenced), message))
                 }
                 RawSecretValue::DuplicateKey {

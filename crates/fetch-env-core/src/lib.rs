@@ -15,7 +15,9 @@
 #![warn(clippy::unwrap_used)]
 
 mod bootstrap;
+mod compose_check;
 mod compose_file;
+mod diagnostic;
 mod env_name;
 mod file_store;
 mod location;
@@ -36,14 +38,16 @@ mod yaml;
 mod yaml_tree;
 
 pub use bootstrap::{Bootstrap, BootstrapError};
+pub use compose_check::cross_check;
 pub use compose_file::{ComposeError, ComposeFile, ComposeReference, ComposeService};
+pub use diagnostic::{Diagnostic, DiagnosticKind, IntoDiagnostics, Secondary, Severity};
 pub use env_name::{EnvName, InvalidEnvName};
 pub use file_store::{FileStore, FileStoreError};
 pub use location::Location;
 pub use lookup::{BundleLookup, Choice, SsmLookup, UnknownChoice};
 pub use manifest::{
     Composition, Container, Decode, FileSpec, Lookup, Manifest, ManifestError, Origin, PemContent,
-    Problem, Requirement, Scope, SecretRef, SecretType, ServiceOrigin, ServiceSetting, Variable,
+    Requirement, Scope, SecretRef, SecretType, ServiceOrigin, ServiceSetting, Variable,
 };
 pub use material::{Material, MaterialError};
 pub use render::{Format, RenderError, render};

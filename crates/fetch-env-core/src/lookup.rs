@@ -20,7 +20,7 @@ pub trait Choice: Copy + PartialEq + Sized + 'static {
             .map(|(_, value)| *value)
             .ok_or_else(|| UnknownChoice {
                 what: Self::WHAT,
-                found: crate::sanitize::sanitize(word),
+                found: word.to_string(),
                 expected: match Self::HINT {
                     Some(hint) => hint.to_owned(),
                     None => format!(
@@ -51,7 +51,7 @@ pub trait Choice: Copy + PartialEq + Sized + 'static {
 #[error("unknown {what} `{found}` ({expected})")]
 pub struct UnknownChoice {
     pub what: &'static str,
-    /// The word found, sanitized.
+    /// The word found.
     pub found: String,
     /// What would have been right: `expected `a` or `b``, or the setting's hint.
     pub expected: String,

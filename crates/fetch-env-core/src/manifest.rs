@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
+use crate::diagnostic::{Diagnostic, DiagnosticKind, IntoDiagnostics};
 use crate::env_name::EnvName;
 use crate::location::Location;
 use crate::lookup::{BundleLookup, Choice, SsmLookup};
@@ -28,6 +29,8 @@ pub struct Manifest {
     pub lookup: Lookup,
     variables: Vec<Variable>,
     index: HashMap<EnvName, usize>,
+    /// Lines whose source must never be shown (see [`Manifest::shows_line`]).
+    unsafe_lines: BTreeSet<u64>,
 }
 
 /// Where a manifest's service name came from.
@@ -181,33 +184,32 @@ pub enum Scope {
     Init,
 }
 
-/// One located problem of a manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub location: Location,
-    pub message: String,
-}
-
 /// Every problem of a manifest, or the reason it could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestError {
     #[error("{path}: cannot read the manifest: {reason}")]
     Unreadable { path: Arc<str>, reason: String },
     #[error("{}", render_problems(.0))]
-    Invalid(Vec<Problem>),
+    Invalid(Vec<Diagnostic>),
 }
 
-fn render_problems(problems: &[Problem]) -> String {
-    let lines: Vec<String> = problems
-        .iter()
-        .map(|p| format!("{}: {}", p.location, p.message))
-        .collect();
+fn render_problems(problems: &[Diagnostic]) -> String {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
     lines.join("\n")
 }
 
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.message)
+impl IntoDiagnostics for ManifestError {
+    fn into_diagnostics(self) -> Vec<Diagnostic> {
+        match self {
+            ManifestError::Unreadable { path, reason } => vec![
+                Diagnostic::error(
+                    DiagnosticKind::Manifest,
+                    format!("cannot read the manifest: {reason}"),
+                )
+                .at(Location::new(&path, 0, 0)),
+            ],
+            ManifestError::Invalid(problems) => problems,
+        }
     }
 }
 
@@ -228,10 +230,10 @@ impl Manifest {
         })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let line = yaml::invalid_utf8_line(e.as_bytes(), &e.utf8_error());
-            ManifestError::Invalid(vec![Problem {
-                location: Location::new(&name, line, 0),
-                message: "the file is not valid UTF-8".into(),
-            }])
+            ManifestError::Invalid(vec![
+                Diagnostic::error(DiagnosticKind::Manifest, "the file is not valid UTF-8")
+                    .at(Location::new(&name, line, 0)),
+            ])
         })?;
         // The directory as the file system knows it: `vars.yaml` in the working directory is
         // in a directory with a name too.
@@ -263,17 +265,21 @@ impl Manifest {
         service: Option<&ServiceSetting>,
         directory: Option<String>,
     ) -> Result<Self, ManifestError> {
-        let locate = |p: YamlProblem| Problem {
-            location: Location::new(&path, p.line, p.column),
-            message: p.message,
+        let locate = |p: YamlProblem| {
+            Diagnostic::error(DiagnosticKind::Manifest, p.message)
+                .at(Location::new(&path, p.line, p.column))
+                .spanning(p.span)
         };
         let root = match crate::yaml_tree::parse(text) {
             Ok(Some(root)) => root,
             Ok(None) => {
-                return Err(ManifestError::Invalid(vec![Problem {
-                    location: Location::new(&path, 1, 1),
-                    message: "the manifest is empty (expected a list of variables, or `service` and `variables`)".into(),
-                }]));
+                return Err(ManifestError::Invalid(vec![
+                    Diagnostic::error(
+                        DiagnosticKind::Manifest,
+                        "the manifest is empty (expected a list of variables, or `service` and `variables`)",
+                    )
+                    .at(Location::new(&path, 1, 1)),
+                ]));
             }
             Err(problem) => return Err(ManifestError::Invalid(vec![locate(problem)])),
         };
@@ -281,15 +287,23 @@ impl Manifest {
         let mut v = Validator {
             path: Arc::clone(&path),
             problems: Vec::new(),
+            unsafe_lines: raw.unsafe_lines.clone(),
         };
         let manifest = v.manifest(raw, service, directory);
         if v.problems.is_empty() {
             Ok(manifest)
         } else {
             v.problems.sort_by(|a, b| a.location.cmp(&b.location));
+
             v.problems.dedup();
             Err(ManifestError::Invalid(v.problems))
         }
+    }
+
+    /// `true` when line `line` of the manifest may be shown under a diagnostic: it holds no
+    /// value that could be a secret (a `default`, a template, anything misplaced or unknown).
+    pub fn shows_line(&self, line: u64) -> bool {
+        line > 0 && !self.unsafe_lines.contains(&line)
     }
 
     /// Every variable, in manifest order.
@@ -421,7 +435,10 @@ const SERVICE_NAME_RULE: &str =
 
 struct Validator {
     path: Arc<str>,
-    problems: Vec<Problem>,
+    problems: Vec<Diagnostic>,
+    /// Lines that hold a value that could be a secret (a `default`, a template, anything
+    /// misplaced or unknown): their source is never shown under a problem.
+    unsafe_lines: BTreeSet<u64>,
 }
 
 fn loc_of<T>(spanned: &Spanned<T>) -> &serde_saphyr::Location {
@@ -434,19 +451,42 @@ impl Validator {
     }
 
     fn problem(&mut self, location: &serde_saphyr::Location, message: impl Into<String>) {
-        let location = self.at(location);
-        self.problems.push(Problem {
-            location,
-            message: message.into(),
-        });
+        let span = location.span().len();
+        let at = self.at(location);
+        self.problem_at(at, span, message);
+    }
+
+    /// A problem at `location` covering `span` characters; its source line is shown when the
+    /// line holds nothing that could be a secret.
+    fn problem_at(&mut self, location: Location, span: u64, message: impl Into<String>) {
+        let show = location.line > 0 && !self.unsafe_lines.contains(&location.line);
+        self.problems.push(
+            Diagnostic::error(DiagnosticKind::Manifest, message)
+                .at(location)
+                .spanning(span)
+                .showing_source(show),
+        );
+    }
+
+    /// A problem of the whole file, reported at its start; no source line is shown.
+    fn file_problem(&mut self, message: impl Into<String>) {
+        self.problems.push(
+            Diagnostic::error(DiagnosticKind::Manifest, message)
+                .at(Location::new(&self.path, 1, 1)),
+        );
+    }
+
+    /// The last problem also concerns `location`.
+    fn also_at(&mut self, location: Location, label: &str) {
+        if let Some(last) = self.problems.pop() {
+            self.problems.push(last.also_at(location, label));
+        }
     }
 
     fn absorb(&mut self, problems: Vec<YamlProblem>) {
         for p in problems {
-            self.problems.push(Problem {
-                location: Location::new(&self.path, p.line, p.column),
-                message: p.message,
-            });
+            let location = Location::new(&self.path, p.line, p.column);
+            self.problem_at(location, p.span, p.message);
         }
     }
 
@@ -463,10 +503,7 @@ impl Validator {
             Some(list) => list.value,
             None if raw.bare || raw.present.contains(&"variables") => Vec::new(),
             None => {
-                self.problems.push(Problem {
-                    location: Location::new(&self.path, 1, 1),
-                    message: "missing field `variables` in the manifest".into(),
-                });
+                self.file_problem("missing field `variables` in the manifest");
                 Vec::new()
             }
         };
@@ -481,19 +518,22 @@ impl Validator {
                 Some((_, first)) => {
                     let message = format!(
                         "`{}` is declared twice (first at line {}, column {})",
-                        crate::sanitize::sanitize(&name.value),
+                        name.value,
                         first.line(),
                         first.column()
                     );
                     let first_message = format!(
                         "`{}` is declared again at line {}, column {}",
-                        crate::sanitize::sanitize(&name.value),
+                        name.value,
                         name.referenced.line(),
                         name.referenced.column()
                     );
                     let first = *first;
+                    let (here, there) = (self.at(loc_of(name)), self.at(&first));
                     self.problem(loc_of(name), message);
+                    self.also_at(there.clone(), "the first declaration");
                     self.problem(&first, first_message);
+                    self.also_at(here, "the other declaration");
                 }
                 None => {
                     declared.insert(name.value.clone(), (i, name.referenced));
@@ -530,6 +570,7 @@ impl Validator {
             lookup,
             variables,
             index,
+            unsafe_lines: self.unsafe_lines.clone(),
         };
         self.check_cycles(&manifest);
         manifest
@@ -550,9 +591,7 @@ impl Validator {
             (Some(service), Some(setting)) if service.value.trim() != setting.name => {
                 let message = format!(
                     "the manifest names service `{}`, but {} says `{}`: remove one of them",
-                    crate::sanitize::sanitize(&service.value),
-                    setting.origin,
-                    crate::sanitize::sanitize(&setting.name)
+                    service.value, setting.origin, setting.name
                 );
                 self.problem(loc_of(service), message);
                 (
@@ -574,14 +613,14 @@ impl Validator {
             }
             (None, Some(setting)) => {
                 if !is_service_name(&setting.name) {
-                    self.problems.push(Problem {
-                        location: file,
-                        message: format!(
+                    self.problem_at(
+                        file,
+                        0,
+                        format!(
                             "the service `{}` from {} must be {SERVICE_NAME_RULE}",
-                            crate::sanitize::sanitize(&setting.name),
-                            setting.origin
+                            setting.name, setting.origin
                         ),
-                    });
+                    );
                 }
                 (
                     setting.name.clone(),
@@ -592,11 +631,9 @@ impl Validator {
                 (String::new(), ServiceOrigin::Directory)
             }
             (None, None) if !raw.bare => {
-                self.problems.push(Problem {
-                    location: Location::new(&self.path, 1, 1),
-                    message: "missing field `service` in the manifest (or pass --service NAME)"
-                        .into(),
-                });
+                self.file_problem(
+                    "missing field `service` in the manifest (or pass --service NAME)",
+                );
                 (String::new(), ServiceOrigin::Directory)
             }
             (None, None) => match directory {
@@ -605,16 +642,13 @@ impl Validator {
                     let found = match other {
                         Some(name) => format!(
                             "the name of its directory, `{}`, is not {SERVICE_NAME_RULE}",
-                            crate::sanitize::sanitize(&name)
+                            name
                         ),
                         None => "it is in no named directory".to_owned(),
                     };
-                    self.problems.push(Problem {
-                        location: file,
-                        message: format!(
+                    self.problem_at(file, 0, format!(
                             "a manifest written as a bare list takes its service from its directory, but {found}; pass --service NAME (or set FETCH_ENV_SERVICE)"
-                        ),
-                    });
+                        ));
                     (String::new(), ServiceOrigin::Directory)
                 }
             },
@@ -656,10 +690,7 @@ impl Validator {
         let name = match EnvName::new(&raw_name.value) {
             Ok(name) => Some(name),
             Err(e) => {
-                let message = format!(
-                    "invalid variable name `{}`: {e}",
-                    crate::sanitize::sanitize(&raw_name.value)
-                );
+                let message = format!("invalid variable name `{}`: {e}", raw_name.value);
                 self.problem(loc_of(raw_name), message);
                 None
             }
@@ -739,10 +770,7 @@ impl Validator {
                             .chars()
                             .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'));
                     if !valid {
-                        let message = format!(
-                            "`{}` is not a valid compose service name",
-                            crate::sanitize::sanitize(&c.value)
-                        );
+                        let message = format!("`{}` is not a valid compose service name", c.value);
                         self.problem(loc_of(c), message);
                     } else if seen.contains(&c.value.as_str()) {
                         let message = format!("container `{}` is listed twice", c.value);
@@ -843,7 +871,7 @@ impl Validator {
                 None => {
                     let message = format!(
                         "`mode` must be octal permission bits like '0600', not `{}`",
-                        crate::sanitize::sanitize(&m.value)
+                        m.value
                     );
                     self.problem(loc_of(m), message);
                     ok = false;
@@ -874,7 +902,7 @@ impl Validator {
                 _ => {
                     let message = format!(
                         "`owner` must be numeric `uid:gid` like '70:70', not `{}`",
-                        crate::sanitize::sanitize(&o.value)
+                        o.value
                     );
                     self.problem(loc_of(o), message);
                     ok = false;
@@ -902,10 +930,7 @@ impl Validator {
         if candidates.contains(&text) {
             return EnvName::new(text).ok();
         }
-        let mut message = format!(
-            "{what} `{}` is not declared",
-            crate::sanitize::sanitize(text)
-        );
+        let mut message = format!("{what} `{}` is not declared", text);
         if let Some(s) = did_you_mean(text, candidates.iter().copied()) {
             message.push_str(&format!(" (did you mean `{s}`?)"));
         }
@@ -1060,10 +1085,8 @@ impl Validator {
         if let Some(list) = &raw.encode {
             for entry in &list.value {
                 let Ok(entry_name) = EnvName::new(&entry.value) else {
-                    let message = format!(
-                        "`encode` entry `{}` is not a variable name",
-                        crate::sanitize::sanitize(&entry.value)
-                    );
+                    let message =
+                        format!("`encode` entry `{}` is not a variable name", entry.value);
                     self.problem(loc_of(entry), message);
                     ok = false;
                     continue;
@@ -1151,10 +1174,11 @@ impl Validator {
             }
             names.push(names[0].clone());
             let first = &manifest.variables[cycle[0]];
-            self.problems.push(Problem {
-                location: first.location.clone(),
-                message: format!("composed variables form a cycle: {}", names.join(" -> ")),
-            });
+            self.problem_at(
+                first.location.clone(),
+                0,
+                format!("composed variables form a cycle: {}", names.join(" -> ")),
+            );
         }
     }
 }

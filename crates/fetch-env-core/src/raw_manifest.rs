@@ -7,6 +7,8 @@
 //! Both forms of the file are read: the platform's bare list of variables, and the mapping with
 //! `service`, `lookup` and `variables`.
 
+use std::collections::BTreeSet;
+
 use serde_saphyr::Spanned;
 
 use crate::yaml::{KeyTracker, YamlProblem};
@@ -34,6 +36,8 @@ pub(crate) const FILE_FIELDS: &[&str] = &["path_from", "decode", "content", "mod
 
 #[derive(Default)]
 pub(crate) struct RawManifest {
+    /// Lines holding a value that could be a secret: never shown under a diagnostic.
+    pub unsafe_lines: BTreeSet<u64>,
     /// The fields written, whatever their type (a mistyped field is not also missing).
     pub present: Vec<&'static str>,
     /// The file is the bare list of variables (no `service`, no `lookup`).
@@ -112,13 +116,24 @@ const fn field(name: &'static str, quote: bool) -> Field {
     Field { name, quote }
 }
 
-/// Reads typed values out of nodes, recording a located problem for each wrong type.
-struct Reader<'p> {
-    problems: &'p mut Vec<YamlProblem>,
+/// Reads typed values out of nodes, recording a located problem for each wrong type and the
+/// lines of every value that could be a secret.
+#[derive(Default)]
+struct Reader {
+    problems: Vec<YamlProblem>,
+    unsafe_lines: BTreeSet<u64>,
 }
 
-impl Reader<'_> {
+impl Reader {
+    /// The lines of `node` hold a value that could be a secret.
+    fn mark_unsafe(&mut self, node: &Node) {
+        self.unsafe_lines.extend(node.covered_lines());
+    }
+
     fn wrong_type(&mut self, node: &Node, field: &Field, expected: &str) {
+        if !field.quote {
+            self.mark_unsafe(node);
+        }
         // A field is named in backticks; a whole entry ("a variable") is not a field.
         let what = if field.name.contains(' ') {
             field.name.to_owned()
@@ -134,6 +149,9 @@ impl Reader<'_> {
 
     /// A scalar as text (`5432`, `true` and `1.50` as written).
     fn text(&mut self, node: &Node, field: &Field) -> Option<Spanned<String>> {
+        if !field.quote {
+            self.mark_unsafe(node);
+        }
         match node.scalar_text() {
             Some(text) => Some(node.spanned(text.to_owned())),
             None => {
@@ -195,10 +213,14 @@ impl Reader<'_> {
                     key.describe(false)
                 );
                 self.problems.push(YamlProblem::at(&key.at, message));
+                self.mark_unsafe(key);
+                self.mark_unsafe(value);
                 continue;
             };
-            if let Some(name) = keys.accept(&key.spanned(text.to_owned())) {
-                accepted.push((name, value));
+            match keys.accept(&key.spanned(text.to_owned())) {
+                Some(name) => accepted.push((name, value)),
+                // An unknown field (`defualt: s3cr3t`) may hold anything.
+                None => self.mark_unsafe(value),
             }
         }
         self.problems.append(&mut keys.problems);
@@ -209,10 +231,7 @@ impl Reader<'_> {
 /// Reads the manifest from its tree: a list is the bare form, a mapping the full one.
 pub(crate) fn read(root: &Node) -> RawManifest {
     let mut out = RawManifest::default();
-    let mut problems = Vec::new();
-    let mut reader = Reader {
-        problems: &mut problems,
-    };
+    let mut reader = Reader::default();
     match &root.value {
         NodeValue::Sequence(_) => {
             out.bare = true;
@@ -243,13 +262,15 @@ pub(crate) fn read(root: &Node) -> RawManifest {
                 root.describe(false)
             );
             reader.problems.push(YamlProblem::at(&root.at, message));
+            reader.mark_unsafe(root);
         }
     }
-    out.problems = problems;
+    out.problems = reader.problems;
+    out.unsafe_lines = reader.unsafe_lines;
     out
 }
 
-fn lookup(reader: &mut Reader<'_>, node: &Node) -> Option<Spanned<RawLookup>> {
+fn lookup(reader: &mut Reader, node: &Node) -> Option<Spanned<RawLookup>> {
     let mut keys = KeyTracker::new("`lookup`", LOOKUP_FIELDS);
     let fields = reader.entries(
         node,
@@ -268,7 +289,7 @@ fn lookup(reader: &mut Reader<'_>, node: &Node) -> Option<Spanned<RawLookup>> {
     Some(node.spanned(out))
 }
 
-fn variables(reader: &mut Reader<'_>, node: &Node) -> Option<Spanned<Vec<Spanned<RawVariable>>>> {
+fn variables(reader: &mut Reader, node: &Node) -> Option<Spanned<Vec<Spanned<RawVariable>>>> {
     let NodeValue::Sequence(items) = &node.value else {
         reader.wrong_type(
             node,
@@ -277,17 +298,15 @@ fn variables(reader: &mut Reader<'_>, node: &Node) -> Option<Spanned<Vec<Spanned
         );
         return None;
     };
-    let list = items.iter().map(variable).collect();
+    let list = items.iter().map(|item| variable(reader, item)).collect();
     Some(node.spanned(list))
 }
 
 /// One variable; every problem inside it (nested mappings included) is its own.
-fn variable(node: &Node) -> Spanned<RawVariable> {
+fn variable(parent: &mut Reader, node: &Node) -> Spanned<RawVariable> {
     let mut out = RawVariable::default();
-    let mut problems = Vec::new();
-    let mut reader = Reader {
-        problems: &mut problems,
-    };
+    // The variable's problems are its own; the lines it marks are the file's.
+    let mut reader = Reader::default();
     let mut keys = KeyTracker::new("a variable", VARIABLE_FIELDS);
     let Some(fields) = reader.entries(
         node,
@@ -296,8 +315,9 @@ fn variable(node: &Node) -> Spanned<RawVariable> {
         &mut keys,
     ) else {
         // Not a variable at all: its problem is reported as the list's.
+        parent.unsafe_lines.append(&mut reader.unsafe_lines);
         return node.spanned(RawVariable {
-            problems,
+            problems: reader.problems,
             unreadable: true,
             ..RawVariable::default()
         });
@@ -322,11 +342,12 @@ fn variable(node: &Node) -> Spanned<RawVariable> {
             _ => {}
         }
     }
-    out.problems = problems;
+    out.problems = reader.problems;
+    parent.unsafe_lines.append(&mut reader.unsafe_lines);
     node.spanned(out)
 }
 
-fn secret(reader: &mut Reader<'_>, node: &Node) -> Option<Spanned<RawSecret>> {
+fn secret(reader: &mut Reader, node: &Node) -> Option<Spanned<RawSecret>> {
     let mut keys = KeyTracker::new("`secret`", SECRET_FIELDS);
     let fields = reader.entries(
         node,
@@ -350,7 +371,7 @@ fn secret(reader: &mut Reader<'_>, node: &Node) -> Option<Spanned<RawSecret>> {
     Some(node.spanned(out))
 }
 
-fn compose(reader: &mut Reader<'_>, node: &Node) -> Option<Spanned<RawCompose>> {
+fn compose(reader: &mut Reader, node: &Node) -> Option<Spanned<RawCompose>> {
     let mut keys = KeyTracker::new("`compose`", COMPOSE_FIELDS);
     let fields = reader.entries(
         node,
@@ -374,7 +395,7 @@ fn compose(reader: &mut Reader<'_>, node: &Node) -> Option<Spanned<RawCompose>> 
     Some(node.spanned(out))
 }
 
-fn file(reader: &mut Reader<'_>, node: &Node) -> Option<Spanned<RawFile>> {
+fn file(reader: &mut Reader, node: &Node) -> Option<Spanned<RawFile>> {
     let mut keys = KeyTracker::new("`file`", FILE_FIELDS);
     let fields = reader.entries(
         node,

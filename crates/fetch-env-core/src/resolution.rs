@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use crate::bootstrap::Bootstrap;
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::env_name::EnvName;
 use crate::lookup::{BundleLookup, SsmLookup};
 use crate::manifest::{Manifest, Origin, Requirement, SecretType, Variable};
@@ -184,7 +185,7 @@ pub struct Resolution<'m> {
     pub variables: Vec<ResolvedVariable<'m>>,
     pub failures: Vec<Failure>,
     /// Drift and other things worth a look that do not fail resolution.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
     /// What was asked of the store.
     pub request: StoreRequest,
     /// The files (`file:`) to write, decoded and validated, in manifest order.
@@ -482,9 +483,7 @@ fn namespace(options: &ResolveOptions) -> Result<&str, ResolveError> {
     if valid {
         Ok(trimmed)
     } else {
-        Err(ResolveError::InvalidNamespace(crate::sanitize::sanitize(
-            raw,
-        )))
+        Err(ResolveError::InvalidNamespace(raw.to_owned()))
     }
 }
 
@@ -492,7 +491,7 @@ struct Resolver<'a> {
     manifest: &'a Manifest,
     bootstrap: &'a Bootstrap,
     failures: Vec<Failure>,
-    warnings: Vec<String>,
+    warnings: Vec<Diagnostic>,
     /// Variables whose absence is already explained by a recorded failure.
     explained: Vec<EnvName>,
 }
@@ -519,16 +518,18 @@ impl Resolver<'_> {
                 } else {
                     format!("{place} is not a valid variable name and is ignored")
                 };
-                self.warnings.push(crate::sanitize::sanitize(&warning));
+                self.warnings
+                    .push(Diagnostic::warning(DiagnosticKind::Resolution, warning));
             }
             Some(v) if self.declared_remote(name).is_none() => {
                 let kind = match v.origin {
                     Origin::Local => "`source: local`",
                     _ => "`compose`",
                 };
-                self.warnings.push(crate::sanitize::sanitize(&format!(
-                    "{place} is ignored: {name} is declared with {kind}"
-                )));
+                self.warnings.push(Diagnostic::warning(
+                    DiagnosticKind::Resolution,
+                    format!("{place} is ignored: {name} is declared with {kind}"),
+                ));
             }
             Some(_) => {}
         }
@@ -546,9 +547,9 @@ impl Resolver<'_> {
             let name = p.path.rsplit('/').next().unwrap_or_default().to_owned();
             if let Some((_, Source::Ssm { path: first, .. })) = by_name.get(&name) {
                 self.failures.push(Failure::ParameterCollision {
-                    name: crate::sanitize::sanitize(&name),
-                    first: crate::sanitize::sanitize(first),
-                    second: crate::sanitize::sanitize(&p.path),
+                    name: name.to_string(),
+                    first: first.to_string(),
+                    second: p.path.to_string(),
                 });
                 collided.push(name);
                 continue;
@@ -590,7 +591,7 @@ impl Resolver<'_> {
                 Ok(entries) => entries,
                 Err(error) => {
                     self.failures.push(Failure::SecretNotJson {
-                        id: crate::sanitize::sanitize(&bundle.name),
+                        id: bundle.name.to_string(),
                         error,
                     });
                     continue;
@@ -599,10 +600,13 @@ impl Resolver<'_> {
             for (key, value) in entries {
                 self.drift(&key, format!("sm:{}#{key}", bundle.name));
                 if let Some((_, Source::Bundle { name: earlier, .. })) = keys.get(&key) {
-                    self.warnings.push(crate::sanitize::sanitize(&format!(
-                        "key {key} is in both sm:{earlier} and sm:{}; the latter wins",
-                        bundle.name
-                    )));
+                    self.warnings.push(Diagnostic::warning(
+                        DiagnosticKind::Resolution,
+                        format!(
+                            "key {key} is in both sm:{earlier} and sm:{}; the latter wins",
+                            bundle.name
+                        ),
+                    ));
                 }
                 let source = Source::Bundle {
                     name: bundle.name.clone(),
@@ -646,7 +650,7 @@ impl Resolver<'_> {
                     });
                     if let Some(arn_from) = arn_from {
                         self.failures.push(Failure::SecretNotFound {
-                            id: crate::sanitize::sanitize(&id),
+                            id: id.to_string(),
                             arn_from,
                         });
                     }
@@ -654,9 +658,8 @@ impl Resolver<'_> {
                 }
                 Ok(secret) => match secret.payload {
                     SecretPayload::Binary => {
-                        self.failures.push(Failure::SecretBinary {
-                            id: crate::sanitize::sanitize(&id),
-                        });
+                        self.failures
+                            .push(Failure::SecretBinary { id: id.to_string() });
                         None
                     }
                     SecretPayload::Text(text) => {
@@ -665,7 +668,7 @@ impl Resolver<'_> {
                                 Ok(entries) => Some(entries),
                                 Err(error) => {
                                     self.failures.push(Failure::SecretNotJson {
-                                        id: crate::sanitize::sanitize(&id),
+                                        id: id.to_string(),
                                         error,
                                     });
                                     None
@@ -726,13 +729,10 @@ impl Resolver<'_> {
             Some((_, value)) => Some((value.clone(), source)),
             None => {
                 self.failures.push(Failure::KeyMissing {
-                    id: crate::sanitize::sanitize(id),
+                    id: id.to_string(),
                     key: key.clone(),
                     name: variable.name.clone(),
-                    available: entries
-                        .iter()
-                        .map(|(k, _)| crate::sanitize::sanitize(k))
-                        .collect(),
+                    available: entries.iter().map(|(k, _)| k.to_string()).collect(),
                 });
                 None
             }

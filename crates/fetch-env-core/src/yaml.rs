@@ -12,6 +12,8 @@ use serde_saphyr::{DuplicateKeyPolicy, Options, Spanned};
 pub(crate) struct YamlProblem {
     pub line: u64,
     pub column: u64,
+    /// Characters the problem covers (0: a point).
+    pub span: u64,
     pub message: String,
 }
 
@@ -20,6 +22,7 @@ impl YamlProblem {
         Self {
             line: location.line(),
             column: location.column(),
+            span: location.span().len(),
             message,
         }
     }
@@ -40,7 +43,7 @@ pub(crate) fn options() -> Options {
 pub(crate) fn duplicate_key(key: &str, first: &serde_saphyr::Location) -> String {
     format!(
         "duplicate key `{}` (first at line {}, column {})",
-        crate::sanitize::sanitize(key),
+        key,
         first.line(),
         first.column()
     )
@@ -74,7 +77,8 @@ pub(crate) fn problem_from_error(error: &serde_saphyr::Error) -> YamlProblem {
     YamlProblem {
         line,
         column,
-        message: crate::sanitize::sanitize(&message),
+        span: 0,
+        message,
     }
 }
 
@@ -108,7 +112,7 @@ impl KeyTracker {
         if let Some((_, first)) = self.seen.iter().find(|(seen, _)| seen == name) {
             let message = format!(
                 "duplicate key `{}` in {} (first at line {}, column {})",
-                crate::sanitize::sanitize(name),
+                name,
                 self.what,
                 first.line(),
                 first.column()
@@ -121,11 +125,7 @@ impl KeyTracker {
         match self.known.iter().find(|known| **known == name) {
             Some(known) => Some(known),
             None => {
-                let mut message = format!(
-                    "unknown field `{}` in {}",
-                    crate::sanitize::sanitize(name),
-                    self.what
-                );
+                let mut message = format!("unknown field `{}` in {}", name, self.what);
                 if let Some(suggestion) = did_you_mean(name, self.known.iter().copied()) {
                     message.push_str(&format!(" (did you mean `{suggestion}`?)"));
                 } else {

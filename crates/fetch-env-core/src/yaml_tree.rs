@@ -21,6 +21,8 @@ pub(crate) struct Node {
     pub at: Location,
     /// Where the node's text is written (the anchor's place for an alias).
     defined: Location,
+    /// The lines the node's text covers, first and last.
+    pub lines: (u64, u64),
     pub value: NodeValue,
 }
 
@@ -49,7 +51,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlProblem> {
     let root: Option<Node> = serde_saphyr::from_str_with_options(text, yaml::options())
         .map_err(|e| yaml::problem_from_error(&e))?;
     Ok(root.map(|mut node| {
-        node.restore_text(text);
+        node.read_source(text);
         node
     }))
 }
@@ -65,7 +67,7 @@ impl Node {
     }
 
     /// What the node is, for "… must be X, found Y": with `quote`, a scalar's text is shown
-    /// (sanitized and shortened); without, only its kind, for fields that may hold a secret.
+    /// (shortened); without, only its kind, for fields that may hold a secret.
     pub fn describe(&self, quote: bool) -> String {
         let kind = match &self.value {
             NodeValue::Null => return "nothing (an empty value)".to_owned(),
@@ -76,7 +78,7 @@ impl Node {
             NodeValue::String(_) => "the string",
         };
         match (quote, self.scalar_text()) {
-            (true, Some(text)) => format!("{kind} `{}`", shorten(&crate::sanitize::sanitize(text))),
+            (true, Some(text)) => format!("{kind} `{}`", shorten(text)),
             _ => match &self.value {
                 NodeValue::Bool { .. } => "a boolean".to_owned(),
                 NodeValue::Number(_) => "a number".to_owned(),
@@ -90,24 +92,37 @@ impl Node {
         Spanned::new(value, self.at, self.defined)
     }
 
-    /// Puts back the source text of plain numbers and booleans, which the parser typed.
-    fn restore_text(&mut self, source: &str) {
+    /// Every line this node is written on or used at: where a value could be, whose source a
+    /// diagnostic must then not show.
+    pub fn covered_lines(&self) -> impl Iterator<Item = u64> + '_ {
+        (self.lines.0..=self.lines.1).chain(std::iter::once(self.at.line()))
+    }
+
+    /// Puts back the source text of plain numbers and booleans, which the parser typed, and
+    /// finds the lines each node covers.
+    fn read_source(&mut self, source: &str) {
+        let span = self.defined.span();
+        let written = span
+            .byte_offset()
+            .zip(span.byte_len())
+            .and_then(|(start, len)| {
+                let start = usize::try_from(start).ok()?;
+                let end = usize::try_from(len).ok()?.checked_add(start)?;
+                source.get(start..end)
+            });
+        let first = self.defined.line();
+        let last = first + written.map_or(0, |w| w.matches('\n').count() as u64);
+        self.lines = (first, last);
         match &mut self.value {
             NodeValue::Bool { text, .. } | NodeValue::Number(text) => {
-                let span = self.defined.span();
-                if let (Some(start), Some(len)) = (span.byte_offset(), span.byte_len())
-                    && let Some(written) = usize::try_from(start)
-                        .ok()
-                        .zip(usize::try_from(start + len).ok())
-                        .and_then(|(start, end)| source.get(start..end))
-                {
+                if let Some(written) = written {
                     *text = written.trim().to_owned();
                 }
             }
-            NodeValue::Sequence(items) => items.iter_mut().for_each(|n| n.restore_text(source)),
+            NodeValue::Sequence(items) => items.iter_mut().for_each(|n| n.read_source(source)),
             NodeValue::Mapping(entries) => entries.iter_mut().for_each(|(k, v)| {
-                k.restore_text(source);
-                v.restore_text(source);
+                k.read_source(source);
+                v.read_source(source);
             }),
             NodeValue::Null | NodeValue::String(_) => {}
         }
@@ -130,6 +145,7 @@ impl<'de> Deserialize<'de> for Node {
         Ok(Node {
             at: spanned.referenced,
             defined: spanned.defined,
+            lines: (spanned.defined.line(), spanned.defined.line()),
             value: spanned.value,
         })
     }
@@ -247,6 +263,18 @@ mod tests {
         assert_eq!(texts[5].1, "a list");
         assert_eq!(entries[1].1.at.line(), 2);
         assert_eq!(entries[1].1.at.column(), 4);
+    }
+
+    #[test]
+    fn nodes_know_the_lines_they_cover() {
+        let node = root("a: |\n  one\n  two\nb: x\n");
+        let NodeValue::Mapping(entries) = &node.value else {
+            panic!("a mapping")
+        };
+        // A block scalar's text starts on the line after its indicator.
+        let (first, last) = entries[0].1.lines;
+        assert!(first <= 2 && last >= 3, "{:?}", entries[0].1.lines);
+        assert_eq!(entries[1].1.lines, (4, 4));
     }
 
     #[test]

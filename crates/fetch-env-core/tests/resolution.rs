@@ -81,9 +81,8 @@ fn later_sources_override_earlier_and_empty_is_no_value() {
     assert_eq!(value(&r, "LOCAL"), Some("from-bootstrap"));
     assert_eq!(source(&r, "LOCAL").as_deref(), Some("bootstrap:2"));
     assert!(
-        r.warnings
-            .iter()
-            .any(|w| w == "ssm:/ns/svc/LOCAL is ignored: LOCAL is declared with `source: local`"),
+        r.warnings.iter().any(|w| w.to_string()
+            == "ssm:/ns/svc/LOCAL is ignored: LOCAL is declared with `source: local`"),
         "{:?}",
         r.warnings
     );
@@ -242,7 +241,10 @@ fn drift_and_collisions() {
         vec!["SSM parameters /ns/svc/A and /ns/svc/nested/A have the same name A"]
     );
     assert_eq!(
-        r.warnings,
+        r.warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         vec![
             "ssm:/ns/svc/TYPO_B is not declared in the manifest",
             "ssm:/ns/svc/bad-name is not a valid variable name and is ignored",

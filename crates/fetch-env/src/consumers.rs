@@ -25,8 +25,7 @@ pub fn consumers(global: &Global, args: &ConsumersArgs) -> Result<Exit, Failure>
             .unwrap_or_default();
         return Err(Failure::usage(format!(
             "`{}` is not declared in {}{hint}",
-            fetch_env_core::sanitize(&args.variable),
-            manifest.path
+            args.variable, manifest.path
         )));
     };
     let mut receivers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();

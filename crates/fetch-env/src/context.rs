@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use fetch_env_core::{
-    Bootstrap, Choice, FileStore, Manifest, Resolution, ResolveOptions, ServiceSetting, Setting,
-    SettingOrigin, SettingsContext, Store, resolve,
+    Bootstrap, Choice, Diagnostic, DiagnosticKind, FileStore, Manifest, Resolution, ResolveOptions,
+    ServiceSetting, Setting, SettingOrigin, SettingsContext, Store, resolve,
 };
 
 use fetch_env_aws::{AwsSettings, AwsStore};
@@ -35,10 +35,10 @@ impl Inputs {
         };
         let service = service_setting(global, bootstrap.as_ref().ok());
         let manifest =
-            Manifest::read_with(manifest_path, service.as_ref()).map_err(Failure::usage)?;
+            Manifest::read_with(manifest_path, service.as_ref()).map_err(Failure::invalid)?;
         Ok(Self {
             manifest,
-            bootstrap: bootstrap.map_err(Failure::usage)?,
+            bootstrap: bootstrap.map_err(Failure::invalid)?,
         })
     }
 
@@ -98,7 +98,7 @@ impl Inputs {
             .map(|s| s.value)
             .unwrap_or_else(|| "aws".to_owned());
         if let Some(path) = spec.strip_prefix("file:") {
-            let store = FileStore::open(Path::new(path)).map_err(Failure::usage)?;
+            let store = FileStore::open(Path::new(path)).map_err(Failure::invalid)?;
             return Ok(Box::new(store));
         }
         if spec == "aws" {
@@ -114,7 +114,7 @@ impl Inputs {
         }
         Err(Failure::usage(format!(
             "unknown store `{}` (expected `aws` or `file:PATH`)",
-            fetch_env_core::sanitize(&spec)
+            spec
         )))
     }
 
@@ -231,7 +231,7 @@ pub fn write_materials(
                 Written::Replaced => "would replace",
                 Written::Unchanged => "would leave unchanged",
             };
-            crate::exit::eprintln_line(&format!("fetch-env: {verb} {what}"));
+            crate::exit::info(&format!("{verb} {what}"));
         } else {
             write_atomically(path, &material.contents, options).map_err(Failure::usage)?;
         }
@@ -256,7 +256,7 @@ pub fn check_container(inputs: &Inputs, container: &str) -> Result<(), Failure> 
     Err(Failure::usage(format!(
         "no variable of {} is declared for container `{}` (containers: {})",
         inputs.manifest.path,
-        fetch_env_core::sanitize(container),
+        container,
         if known.is_empty() {
             "none".to_owned()
         } else {
@@ -268,7 +268,7 @@ pub fn check_container(inputs: &Inputs, container: &str) -> Result<(), Failure> 
 /// What the store's last fetch cost, on stderr (`--verbose`).
 pub fn report_statistics(store: &dyn Store) {
     for line in store.statistics() {
-        crate::exit::eprintln_line(&format!("fetch-env: {line}"));
+        crate::exit::info(&line);
     }
 }
 
@@ -279,10 +279,11 @@ pub fn require_success(resolution: &Resolution<'_>) -> Result<(), Failure> {
     }
     Err(Failure {
         exit: Exit::ResolutionFailed,
-        lines: resolution
-            .failures
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        diagnostics: resolution.failures.iter().map(failure_diagnostic).collect(),
     })
+}
+
+/// One failure of a resolution as the error it is reported as.
+pub fn failure_diagnostic(failure: &fetch_env_core::Failure) -> Diagnostic {
+    Diagnostic::error(DiagnosticKind::Resolution, failure.to_string())
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use fetch_env_core::{EnvName, SecretValue};
 
-use crate::exit::{Exit, Failure, eprintln_line};
+use crate::exit::{Exit, Failure, info};
 
 /// Execs `program` with `arguments` and `environment` added to fetch-env's own, or with
 /// `dry_run` says on stderr what would run. Returns only on a dry run or a failure, whose
@@ -25,9 +25,9 @@ pub fn exec_with_environment(
     if dry_run {
         let shown: Vec<String> = std::iter::once(program)
             .chain(arguments.iter().map(OsString::as_os_str))
-            .map(|word| fetch_env_core::sanitize(&word.to_string_lossy()))
+            .map(|word| word.to_string_lossy().into_owned())
             .collect();
-        eprintln_line(&format!("fetch-env: would run: {}", shown.join(" ")));
+        info(&format!("would run: {}", shown.join(" ")));
         return Ok(Exit::Success);
     }
     let mut command = Command::new(program);

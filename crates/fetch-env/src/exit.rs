@@ -1,6 +1,8 @@
 //! Exit codes and the one place errors become text on stderr.
 
 use std::fmt;
+
+use fetch_env_core::{Diagnostic, DiagnosticKind, IntoDiagnostics};
 use std::process::ExitCode;
 
 /// fetch-env's exit codes (`run` passes its command's status through instead).
@@ -26,31 +28,59 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// An error on its way to stderr, with the exit code it causes. Messages never hold a value.
+/// An error on its way to stderr, with the exit code it causes. Its diagnostics never hold a
+/// value; they are rendered (and sanitized) by [`crate::diagnostics`].
 #[derive(Debug)]
 pub struct Failure {
     pub exit: Exit,
-    pub lines: Vec<String>,
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Failure {
+    /// A failure with one unlocated error per line of `message`.
     pub fn new(exit: Exit, message: impl fmt::Display) -> Self {
+        let kind = match exit {
+            Exit::Backend => DiagnosticKind::Backend,
+            Exit::ResolutionFailed => DiagnosticKind::Resolution,
+            _ => DiagnosticKind::Usage,
+        };
         Self {
             exit,
-            lines: message.to_string().lines().map(str::to_owned).collect(),
+            diagnostics: message
+                .to_string()
+                .lines()
+                .map(|line| Diagnostic::error(kind, line))
+                .collect(),
         }
     }
 
     pub fn usage(message: impl fmt::Display) -> Self {
         Self::new(Exit::Usage, message)
     }
+
+    /// A failure reporting the located problems of an input.
+    pub fn problems(exit: Exit, problems: impl IntoDiagnostics) -> Self {
+        Self {
+            exit,
+            diagnostics: problems.into_diagnostics(),
+        }
+    }
+
+    /// An invalid input file or setting (exit 2), with its located problems.
+    pub fn invalid(problems: impl IntoDiagnostics) -> Self {
+        Self::problems(Exit::Usage, problems)
+    }
 }
 
-/// Prints `lines` to stderr, each prefixed with `error: `.
+/// Prints the failure's diagnostics to stderr.
 pub fn report(failure: &Failure) {
-    for line in &failure.lines {
-        eprintln_line(&format!("error: {line}"));
-    }
+    crate::diagnostics::emit(&failure.diagnostics);
+}
+
+/// A line of information on stderr (`fetch-env: would run: …`, `--verbose` figures), made safe
+/// for a terminal as diagnostics are.
+pub fn info(line: &str) {
+    eprintln_line(&format!("fetch-env: {}", fetch_env_core::sanitize(line)));
 }
 
 /// One line to stderr; a closed stderr is not worth dying over.

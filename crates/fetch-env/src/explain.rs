@@ -9,7 +9,7 @@ use fetch_env_core::{Origin, Resolution, Scope, Store, VariableStatus, sanitize}
 
 use crate::cli::{ExplainArgs, Global};
 use crate::context::{Inputs, require_success, with_resolution};
-use crate::exit::{Exit, Failure, eprintln_line};
+use crate::exit::{Exit, Failure};
 
 const MASK: &str = "********";
 const MAX_SHOWN: usize = 60;
@@ -30,7 +30,7 @@ fn report(
     resolution: &Resolution<'_>,
 ) -> Result<Exit, Failure> {
     let header = format!(
-        "manifest {} (service {}, from {}), store {}{}\n\n",
+        "manifest {} (service {}, from {}), store {}{}",
         inputs.manifest.path,
         inputs.manifest.service,
         inputs.manifest.service_origin,
@@ -41,7 +41,9 @@ fn report(
             .map(|ns| format!(", namespace {ns}"))
             .unwrap_or_default()
     );
-    let mut report = header + &table(resolution, args.container.as_deref());
+    // The header names files and endpoints from outside: made safe for a terminal, as every
+    // cell of the table is.
+    let mut report = sanitize(&header) + "\n\n" + &table(resolution, args.container.as_deref());
     let statistics = store.statistics();
     if !statistics.is_empty() {
         report.push_str("\nrequests and timings:\n");
@@ -49,9 +51,7 @@ fn report(
             report.push_str(&format!("  {line}\n"));
         }
     }
-    for warning in &resolution.warnings {
-        eprintln_line(&format!("warning: {warning}"));
-    }
+    crate::diagnostics::emit(&resolution.warnings);
     if resolution.succeeded() {
         crate::exit::print(&report)?;
     } else {

@@ -5,11 +5,14 @@
 
 use fetch_env_aws::AwsSettings;
 use fetch_env_aws::iam_policy::{Place, SecretId, account, is_region, kms_note, policy};
-use fetch_env_core::{BundleQuery, Origin, ParameterQuery, ResolveError, sanitize, store_request};
+use fetch_env_core::{
+    BundleQuery, Diagnostic, DiagnosticKind, Origin, ParameterQuery, ResolveError, store_request,
+};
 
 use crate::cli::{Global, IamPolicyArgs};
 use crate::context::Inputs;
-use crate::exit::{Exit, Failure, eprintln_line};
+use crate::diagnostics::emit;
+use crate::exit::{Exit, Failure};
 
 pub fn iam_policy(global: &Global, args: &IamPolicyArgs) -> Result<Exit, Failure> {
     let inputs = Inputs::load(global)?;
@@ -37,13 +40,18 @@ pub fn iam_policy(global: &Global, args: &IamPolicyArgs) -> Result<Exit, Failure
         account(args.account_id.as_deref(), &secrets).map_err(Failure::usage)?;
     let place = Place::new(region, account);
 
-    for warning in account_warning.into_iter().chain(unset_arn_from(&inputs)) {
-        eprintln_line(&format!("warning: {warning}"));
-    }
+    let warnings: Vec<Diagnostic> = account_warning
+        .into_iter()
+        .chain(unset_arn_from(&inputs))
+        .map(|warning| Diagnostic::warning(DiagnosticKind::Setting, warning))
+        .collect();
+    emit(&warnings);
     crate::exit::print(&policy(&request, &secrets, &place))?;
-    for line in kms_note(&place) {
-        eprintln_line(&format!("note: {line}"));
-    }
+    let notes: Vec<Diagnostic> = kms_note(&place)
+        .into_iter()
+        .map(|line| Diagnostic::note(DiagnosticKind::Setting, line))
+        .collect();
+    emit(&notes);
     Ok(Exit::Success)
 }
 
@@ -62,7 +70,7 @@ fn region(inputs: &Inputs, global: &Global) -> Result<String, Failure> {
     if !is_region(&region) {
         return Err(Failure::usage(format!(
             "AWS_REGION `{}` is not a region name (like eu-central-1)",
-            sanitize(&region)
+            region
         )));
     }
     Ok(region)
@@ -115,7 +123,7 @@ fn secret_failure(inputs: &Inputs, id: &str, why: &str) -> Failure {
             (value.expose() == id).then(|| format!("{key} ({}:{line})", inputs.bootstrap.path()))
         })
         .unwrap_or_else(|| "an arn_from variable".to_owned());
-    Failure::usage(format!("{from} `{}` {why}", sanitize(id)))
+    Failure::usage(format!("{from} `{id}` {why}"))
 }
 
 fn request_failure(inputs: &Inputs, global: &Global, error: ResolveError) -> Failure {

@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod consumers;
 mod context;
+mod diagnostics;
 mod exec;
 mod exit;
 mod explain;

@@ -45,7 +45,7 @@ pub fn restart(global: &Global, args: &RestartArgs) -> Result<Exit, Failure> {
             |_, error| {
                 format!(
                     "cannot run the compose command `{}`: {error} (set FETCH_ENV_COMPOSE or --compose-command)",
-                    fetch_env_core::sanitize(&compose)
+                    compose
                 )
             },
         )

@@ -20,12 +20,7 @@ pub fn run(global: &Global, args: &RunArgs) -> Result<Exit, Failure> {
             arguments,
             &environment,
             global.dry_run,
-            |what, error| {
-                format!(
-                    "{}: {what} ({error})",
-                    fetch_env_core::sanitize(&program.to_string_lossy())
-                )
-            },
+            |what, error| format!("{}: {what} ({error})", program.to_string_lossy()),
         )
     })
 }

@@ -369,12 +369,14 @@ fn check_location(stderr: &str, path: &Path, text: &[u8], stdout: &[u8]) -> Resu
     if !stdout.is_empty() {
         return Err("it printed to stdout".into());
     }
-    let prefix = format!("error: {}:", path.display());
+    let prefix = format!("{}:", path.display());
     let line = stderr
         .strip_prefix(&prefix)
-        .and_then(|rest| rest.split_once(": "))
+        .and_then(|rest| rest.split_once(": error: "))
         .and_then(|(line, _)| line.parse::<u64>().ok())
-        .ok_or_else(|| format!("the error is not located as `{prefix}LINE: `: {stderr:?}"))?;
+        .ok_or_else(|| {
+            format!("the error is not located as `{prefix}LINE: error: `: {stderr:?}")
+        })?;
     let lines = 1 + text.iter().filter(|&&b| b == b'\n').count() as u64;
     if (1..=lines).contains(&line) {
         Ok(())

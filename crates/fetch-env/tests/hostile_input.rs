@@ -309,26 +309,27 @@ fn run_with(target: Target, text: &[u8], exit: i32) -> (Run, String) {
     (run, hostile.display().to_string())
 }
 
-/// The first `error:` line, which must name `file:LINE:COLUMN:`.
+/// The first error line, which must start `file:LINE:COLUMN: error:`.
 fn located_error<'r>(run: &'r Run, file: &str, what: &str) -> &'r str {
     let line = run
         .stderr
         .lines()
-        .find(|l| l.starts_with("error: "))
+        .find(|l| l.contains(": error: "))
         .unwrap_or_default();
-    let rest = line
-        .strip_prefix(&format!("error: {file}:"))
-        .unwrap_or_else(|| {
-            panic!(
-                "{what}: the error does not name {file}:LINE:COLUMN\n{}",
-                run.show()
-            )
-        });
+    let rest = line.strip_prefix(&format!("{file}:")).unwrap_or_else(|| {
+        panic!(
+            "{what}: the error does not name {file}:LINE:COLUMN\n{}",
+            run.show()
+        )
+    });
     let mut parts = rest.splitn(3, ':');
     let located = parts
         .next()
         .is_some_and(|l| l.parse::<u64>().is_ok_and(|n| n > 0))
-        && parts.next().is_some_and(|c| c.parse::<u64>().is_ok());
+        && parts.next().is_some_and(|c| c.parse::<u64>().is_ok())
+        && parts
+            .next()
+            .is_some_and(|rest| rest.starts_with(" error: "));
     assert!(located, "{what}: no LINE:COLUMN\n{}", run.show());
     line
 }
@@ -603,7 +604,7 @@ fn non_utf8_input_files_are_refused_with_their_location() {
         let run = on_file_store(dir.path(), manifest, bootstrap, store, &[]);
         run.assert_failed(2);
         assert!(
-            run.stderr.contains(&format!("error: {shown}")),
+            run.stderr.contains(&format!("{shown}: error: ")),
             "names {shown}\n{}",
             run.show()
         );
@@ -618,7 +619,7 @@ fn non_utf8_compose_file_is_refused_with_its_location() {
     let text = b"services:\n  app:\n    image: x\n    environment:\n      - A=caf\xe9\n";
     let (run, file) = run_with(Target::Compose, text, 2);
     assert!(
-        run.stderr.contains(&format!("error: {file}:5")),
+        run.stderr.contains(&format!("{file}:5:")),
         "the compose error names the line\n{}",
         run.show()
     );
@@ -788,9 +789,10 @@ fn duplicate_key_in_a_store_secret_mapping_is_refused() {
     let run = on_file_store(dir.path(), &manifest, &bootstrap, &store, &[]);
     assert!(
         run.code == Some(2)
-            && run
-                .stderr
-                .contains(&format!("{}:4:5: duplicate key `K`", store.display())),
+            && run.stderr.contains(&format!(
+                "{}:4:5: error: duplicate key `K`",
+                store.display()
+            )),
         "expected exit 2 and `store.yaml:4:5: duplicate key `K` (first at line 3, column 5)`\n{}",
         run.show()
     );

@@ -186,7 +186,7 @@ fn a_bare_manifest_in_a_directory_that_is_no_service_name_asks_for_service() {
     let stderr = text(&output.stderr);
     assert!(
         stderr.starts_with(&format!(
-            "error: {}: a manifest written as a bare list",
+            "{}: error: a manifest written as a bare list",
             manifest.display()
         )) && stderr.contains("`my service`")
             && stderr.contains("pass --service NAME"),
@@ -205,7 +205,7 @@ fn a_service_setting_that_contradicts_service_is_refused() {
     assert_eq!(
         text(&output.stderr),
         format!(
-            "error: {}:1:10: the manifest names service `api`, but --service says `web`: remove one of them\n",
+            "{}:1:10: error: the manifest names service `api`, but --service says `web`: remove one of them\n  1 | service: api\n    |          ^^^\n",
             mapping.display()
         )
     );

@@ -645,7 +645,9 @@ fn malformed_manifests_show_no_secret() {
         format!("{head}    compose: CANARY-compose-written-as-a-string\n"),
         format!("{head}    file: CANARY-file-written-as-a-string\n"),
         format!("{head}    sensitive: true\n    defualt: CANARY-under-a-misspelt-field\n"),
-        format!("{head}    sensitive: true\n    default: [CANARY-default-in-a-list, {{}}]\n    required: maybe\n"),
+        format!(
+            "{head}    sensitive: true\n    default: [CANARY-default-in-a-list, {{}}]\n    required: maybe\n"
+        ),
         format!("{head}    default: >\n CANARY-default-folded-bad-indent\n"),
         "service: svc\nvariables: CANARY-variables-not-a-list\n".to_owned(),
         "service: svc\nvariables:\n  - CANARY-variable-not-a-mapping\n".to_owned(),

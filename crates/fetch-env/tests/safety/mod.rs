@@ -93,7 +93,9 @@ impl Run {
             self.show()
         );
         assert!(
-            self.stderr.lines().any(|l| l.starts_with("error: ")),
+            self.stderr
+                .lines()
+                .any(|l| l.starts_with("error: ") || l.contains(": error: ")),
             "a failed run must say why on stderr\n{}",
             self.show()
         );
