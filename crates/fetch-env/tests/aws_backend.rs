@@ -7,33 +7,14 @@ use std::collections::HashMap;
 use std::process::{Command, Output};
 
 use common::moto::{Moto, moto};
-use common::{example, fetch_env};
+use common::{FetchEnv, example};
 
-/// `fetch-env` against `endpoint` with test credentials and no proxy from the outside.
+/// `fetch-env` against `endpoint` with test credentials and nothing from the outside.
 fn fetch_env_aws(endpoint: &str) -> Command {
-    let mut command = fetch_env();
-    command
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "eu-central-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    for key in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "AWS_PROFILE",
-        "AWS_SESSION_TOKEN",
-    ] {
-        command.env_remove(key);
-    }
-    command.arg("--store").arg("aws");
-    command
+    FetchEnv::new()
+        .with_test_credentials()
+        .on_aws(endpoint)
+        .command()
 }
 
 /// Replaces every key of `map` by its value in `text`.

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use common::fault_proxy::{Fault, FaultProxy};
 use common::moto::{free_port, moto};
-use common::{example, fetch_env, require_tool};
+use common::run::{Run, closed_endpoint};
+use common::{FetchEnv, example, fetch_env, require_tool};
 
 /// Every secret value of the seeded store holds this; stderr must never show it.
 const CANARY: &str = "CANARY";
@@ -185,10 +186,8 @@ impl Case {
     fn run(&self) -> Run {
         let bootstrap = self.dir.path().join("bootstrap.env");
         fs::write(&bootstrap, &self.bootstrap).unwrap();
-        let mut command = fetch_env();
-        command.env_clear();
-        command.envs(self.environment.iter().map(|(k, v)| (k, v)));
-        command
+        FetchEnv::bare()
+            .envs(self.environment.iter().map(|(k, v)| (k, v)))
             .arg("--manifest")
             .arg(example("api", "vars.yaml"))
             .arg("--bootstrap")
@@ -196,24 +195,23 @@ impl Case {
             .arg("--store")
             .arg("aws")
             .arg("--verbose")
-            .args(&self.args);
-        run_bounded(&mut command, Duration::from_secs(60))
+            .args(&self.args)
+            .run_within(Duration::from_secs(60))
     }
 }
 
 /// Attempts per request in the fault cases.
 const MAX_ATTEMPTS: usize = 3;
 
-/// What a run did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
+/// What the network cases read from a run.
+trait NetworkRun {
+    fn requests(&self) -> Vec<(String, usize)>;
+    fn total_requests(&self) -> usize;
+    fn assert_resolved(&self);
+    fn assert_backend_failure(&self, words: &[&str]);
 }
 
-impl Run {
+impl NetworkRun for Run {
     /// The requests fetch-env says it sent (`--verbose`), retries included, by operation.
     fn requests(&self) -> Vec<(String, usize)> {
         self.stderr
@@ -235,7 +233,7 @@ impl Run {
     /// Resolved in full, with exactly the seeded values.
     fn assert_resolved(&self) {
         assert_eq!(self.code, Some(0), "fetch-env failed:\n{}", self.stderr);
-        assert_eq!(self.stdout, seeded().expected, "stderr:\n{}", self.stderr);
+        assert_eq!(self.stdout(), seeded().expected, "stderr:\n{}", self.stderr);
     }
 
     /// Backend unusable: exit 3, nothing on stdout, an error line holding every one of `words`
@@ -245,11 +243,12 @@ impl Run {
             self.code,
             Some(3),
             "expected exit 3\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
+            self.stdout(),
             self.stderr
         );
         assert_eq!(
-            self.stdout, "",
+            self.stdout(),
+            "",
             "nothing may reach stdout when the backend fails"
         );
         assert_no_secret(&self.stderr);
@@ -274,59 +273,6 @@ fn assert_no_secret(stderr: &str) {
         !stderr.contains(CANARY),
         "a secret value reached stderr:\n{stderr}"
     );
-}
-
-/// Runs `command` with its output captured; a run longer than `limit` is killed and fails the
-/// test as a hang.
-fn run_bounded(command: &mut Command, limit: Duration) -> Run {
-    let started = Instant::now();
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start fetch-env");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stdout.read_to_end(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stderr.read_to_end(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("fetch-env hung: killed after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let elapsed = started.elapsed();
-    let run = Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
-        elapsed,
-    };
-    assert!(
-        !run.stderr.contains("panicked"),
-        "fetch-env panicked:\n{}",
-        run.stderr
-    );
-    run
-}
-
-/// `http://127.0.0.1:PORT` with nothing listening on PORT.
-fn closed_endpoint() -> String {
-    format!("http://127.0.0.1:{}", free_port())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -651,7 +597,7 @@ fn an_invalid_json_answer_is_not_retried_and_fails_with_exit_3() {
     endpoint.inject(Fault::InvalidJson, 1);
     let run = Case::new(&endpoint.endpoint).fast().run();
     assert_eq!(run.code, Some(3), "{run:#?}");
-    assert_eq!(run.stdout, "");
+    assert_eq!(run.stdout(), "");
     assert_no_secret(&run.stderr);
     let operations = endpoint.operations();
     assert_eq!(
@@ -682,7 +628,7 @@ fn an_invalid_json_answer_is_reported_for_every_operation() {
         let router = OperationRouter::start(target, &faulty, moto().port);
         let run = Case::new(&router.endpoint).fast().run();
         assert_eq!(run.code, Some(3), "{target}: {run:#?}");
-        assert_eq!(run.stdout, "");
+        assert_eq!(run.stdout(), "");
         assert_no_secret(&run.stderr);
         assert_eq!(faulty.requests(), 1, "{target} is not retried");
         let error = run

@@ -22,18 +22,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-/// Settings fetch-env reads from its environment; every case removes them so that the
-/// environment of whoever runs the tests cannot change a result.
-const OUTER_SETTINGS: &[&str] = &[
-    "NAMESPACE",
-    "FETCH_ENV_STORE",
-    "FETCH_ENV_MANIFEST",
-    "FETCH_ENV_BOOTSTRAP",
-    "FETCH_ENV_SSM_LOOKUP",
-    "FETCH_ENV_SECRETS_LOOKUP",
-    "FETCH_ENV_SERVICE",
-];
-
 const CANARY: &str = "CANARY";
 
 #[test]
@@ -79,7 +67,9 @@ fn no_case_expects_a_secret_or_partial_output() {
                 "{shown}: keep expected output in .stdout/.stderr files, not inline"
             ));
         }
-        for setting in OUTER_SETTINGS {
+        // Every case removes every setting, so that the environment of whoever runs the tests
+        // cannot change a result.
+        for setting in common::run::SETTINGS {
             if !removed_settings(&toml).iter().any(|s| s == setting) {
                 problems.push(format!("{shown}: env.remove does not remove {setting}"));
             }

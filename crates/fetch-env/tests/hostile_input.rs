@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 
 use common::moto::moto;
 use common::require_tool;
+use common::run::yaml_quoted;
 use safety::{Run, file_store, on_aws, run_bounded, sealed, write};
 
 const ARN_PREFIX: &str = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:";
@@ -38,23 +39,6 @@ fn on_file_store(
         .arg(file_store(store))
         .args(args);
     run_bounded(&mut command)
-}
-
-/// `value` as a YAML double-quoted scalar: printable ASCII as is, everything else escaped, so
-/// the file itself is plain ASCII whatever the value holds.
-fn yaml_quoted(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            ' '..='~' => out.push(c),
-            c if u32::from(c) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push_str(&format!("\\U{:08X}", u32::from(c))),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Exactly 65,536 bytes of UTF-8 (the largest SecretString Secrets Manager stores): every

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::moto::{Moto, venv};
-use common::{example, fetch_env, root};
+use common::{example, fetch_env};
 use serde_json::Value;
 
 const INSTALL: &str =
@@ -39,41 +39,9 @@ const MODES: &[(&str, &[&str])] = &[
 /// The ARN `examples/api/bootstrap.env` names in `DB_MASTER_SECRET_ARN`.
 const MASTER_ARN: &str = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-3f1c1e2a-9b8c-4d5e-8f70-0123456789ab-AbC123";
 
-/// `fetch-env` with no setting from the outside: no region, endpoint, credentials, proxy or AWS
-/// tuning from whoever runs the tests, and no way to reach the instance metadata service.
-fn fetch_env_clean() -> Command {
-    let mut command = fetch_env();
-    for key in [
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "FETCH_ENV_AWS_MAX_ATTEMPTS",
-        "FETCH_ENV_AWS_CONNECT_TIMEOUT",
-        "FETCH_ENV_AWS_ATTEMPT_TIMEOUT",
-        "FETCH_ENV_AWS_OPERATION_TIMEOUT",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-    ] {
-        command.env_remove(key);
-    }
-    command
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
-    command
-}
-
 /// `fetch-env --manifest M --bootstrap B iam-policy ARGS…`.
 fn iam_policy(manifest: &Path, bootstrap: &Path, args: &[&str]) -> Output {
-    fetch_env_clean()
+    fetch_env()
         .arg("--manifest")
         .arg(manifest)
         .arg("--bootstrap")
@@ -168,30 +136,13 @@ fn iam_users(
         .iter()
         .map(|(name, policy)| (name.clone(), Value::from(policy.to_string())))
         .collect();
-    let python = venv().join("bin/python");
-    assert!(
-        python.is_file(),
-        "no Python venv at {}; run {INSTALL}",
-        python.display()
-    );
-    let output = Command::new(python)
-        .arg(root().join("tests/aws/seed.py"))
-        .arg(&moto.endpoint)
-        .arg("--iam-users")
-        .arg(Value::Object(policies).to_string())
-        .arg(example("api", "store.yaml"))
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("https_proxy")
-        .output()
-        .unwrap_or_else(|e| panic!("run seed.py: {e}; run {INSTALL}"));
-    assert!(
-        output.status.success(),
-        "seed.py --iam-users failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON from seed.py");
+    let store = example("api", "store.yaml");
+    let stdout = moto.seed_py(&[
+        "--iam-users",
+        &Value::Object(policies).to_string(),
+        store.to_str().expect("UTF-8 path"),
+    ]);
+    let answer: Value = serde_json::from_slice(&stdout).expect("JSON from seed.py");
     let arns = serde_json::from_value(answer["arns"].clone()).expect("ARN map");
     let users = answer["users"]
         .as_object()
@@ -270,7 +221,7 @@ fn every_action_is_needed_and_together_they_suffice() {
     }
 
     let resolve = |user: &User| -> Output {
-        fetch_env_clean()
+        fetch_env()
             .env("AWS_ENDPOINT_URL", &moto.endpoint)
             .env("AWS_ACCESS_KEY_ID", &user.key_id)
             .env("AWS_SECRET_ACCESS_KEY", &user.secret)
@@ -411,7 +362,7 @@ fn the_policy_names_exactly_the_service_resources_in_each_mode() {
 
     // The same modes from the environment and from the manifest's `lookup:`, as a resolve
     // takes them.
-    let by_env = fetch_env_clean()
+    let by_env = fetch_env()
         .env("FETCH_ENV_SSM_LOOKUP", "by-name")
         .env("FETCH_ENV_SECRETS_LOOKUP", "bundle")
         .arg("--manifest")
@@ -641,7 +592,7 @@ fn the_settings_follow_the_precedence_of_a_resolve() {
     let (manifest, bootstrap) = two_secrets(dir.path(), a, "", "");
 
     // The environment's region and the flag's namespace win over the bootstrap file's.
-    let output = fetch_env_clean()
+    let output = fetch_env()
         .env("AWS_REGION", "eu-west-3")
         .env("NAMESPACE", "ignored/by-the-flag")
         .arg("--manifest")
@@ -670,7 +621,7 @@ fn the_settings_follow_the_precedence_of_a_resolve() {
     );
 
     // The partition follows the region.
-    let output = fetch_env_clean()
+    let output = fetch_env()
         .env("AWS_REGION", "cn-north-1")
         .arg("--manifest")
         .arg(&manifest)

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{example, fetch_env, root};
+use common::{FetchEnv, example, fetch_env, root};
 
 fn seed_manifest() -> PathBuf {
     root().join("crates/fetch-env/tests/fixtures/seed/api/vars.yaml")
@@ -17,16 +17,14 @@ fn seed_manifest() -> PathBuf {
 
 /// fetch-env on `manifest` with the api example's bootstrap file and file store.
 fn run(manifest: &Path, args: &[&str]) -> Output {
-    fetch_env()
-        .arg("--manifest")
-        .arg(manifest)
-        .arg("--bootstrap")
-        .arg(example("api", "bootstrap.env"))
-        .arg("--store")
-        .arg(format!("file:{}", example("api", "store.yaml").display()))
+    FetchEnv::new()
+        .inputs(
+            manifest,
+            &example("api", "bootstrap.env"),
+            &example("api", "store.yaml"),
+        )
         .args(args)
         .output()
-        .expect("run fetch-env")
 }
 
 fn text(bytes: &[u8]) -> String {

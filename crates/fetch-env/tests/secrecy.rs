@@ -9,7 +9,6 @@
 //! from any secret input, transitively), never by asking fetch-env.
 
 mod common;
-mod safety;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,7 +16,8 @@ use std::path::Path;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use safety::{Run, file_store, run_bounded, sealed, write};
+use common::FetchEnv;
+use common::run::{Run, write};
 
 const ARN: &str = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-p-AbC123";
 
@@ -228,16 +228,14 @@ fn write_case(case: &Case) -> Written {
 }
 
 fn fetch_env(dir: &Path, args: &[&str]) -> Run {
-    let mut command = sealed(dir);
-    command
-        .arg("--manifest")
-        .arg(dir.join("vars.yaml"))
-        .arg("--bootstrap")
-        .arg(dir.join("b.env"))
-        .arg("--store")
-        .arg(file_store(&dir.join("store.yaml")))
-        .args(args);
-    run_bounded(&mut command)
+    FetchEnv::sealed(dir)
+        .inputs(
+            &dir.join("vars.yaml"),
+            &dir.join("b.env"),
+            &dir.join("store.yaml"),
+        )
+        .args(args)
+        .run()
 }
 
 /// The VALUE cell of each row of an `explain` table, by variable name.

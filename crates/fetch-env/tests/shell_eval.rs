@@ -15,6 +15,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tempfile::TempDir;
 
+use common::run::yaml_quoted;
+
 /// A shell as it is called: the program and the arguments before `-c`.
 struct Shell {
     name: &'static str,
@@ -48,36 +50,6 @@ fn env_tool() -> PathBuf {
     common::require_tool("env", "apt-get install coreutils")
 }
 
-/// `value` as a YAML double-quoted scalar.
-///
-/// JSON string syntax is nearly a subset of YAML's double-quoted style: serde_json escapes `"`,
-/// `\` and every control character below U+0020 with escapes YAML shares (`\n`, `\t`, `\b`,
-/// `\f`, `\r`, `\uXXXX`) and writes every other character raw. The exceptions are the characters
-/// YAML 1.2 does not allow unescaped anywhere in a document: DEL, the C1 controls other than
-/// NEL, U+FFFE and U+FFFF. The store parser rejects those raw ("unexpected character"), so
-/// they are written as `\uXXXX`, which YAML reads back. For every other value this function
-/// returns serde_json's output unchanged. The round trip through the binary is what proves the
-/// encoding: a mistake here shows up as a store error or as a value that differs.
-fn yaml_string(value: &str) -> String {
-    let json = serde_json::to_string(value).expect("a string serializes");
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if yaml_forbids_raw(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn yaml_forbids_raw(c: char) -> bool {
-    c == '\u{7f}'
-        || (('\u{80}'..='\u{9f}').contains(&c) && c != '\u{85}')
-        || c == '\u{fffe}'
-        || c == '\u{ffff}'
-}
-
 /// A manifest with one required remote variable per value and a store holding the values as
 /// SSM parameters under `/ns/svc/`.
 fn fixture(values: &[String]) -> TempDir {
@@ -86,7 +58,7 @@ fn fixture(values: &[String]) -> TempDir {
     let mut store = String::from("parameters:\n");
     for (i, value) in values.iter().enumerate() {
         manifest.push_str(&format!("  - name: V{i}\n    required: true\n"));
-        store.push_str(&format!("  /ns/svc/V{i}: {}\n", yaml_string(value)));
+        store.push_str(&format!("  /ns/svc/V{i}: {}\n", yaml_quoted(value)));
     }
     std::fs::write(dir.path().join("vars.yaml"), manifest).expect("write the manifest");
     std::fs::write(dir.path().join("store.yaml"), store).expect("write the store");

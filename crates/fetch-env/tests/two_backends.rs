@@ -35,10 +35,9 @@ use std::process::{Command, Output, Stdio};
 
 use common::fault_proxy::FaultProxy;
 use common::moto::{Moto, moto};
-use common::{fetch_env, root};
+use common::run::REGION;
+use common::{FetchEnv, root};
 use serde_json::Value;
-
-const REGION: &str = "eu-central-1";
 
 /// How the file store describes itself in `explain`, with the relative path every run uses.
 const FILE_STORE_DESCRIPTION: &str = "file:store.yaml";
@@ -295,29 +294,11 @@ enum Backend<'a> {
 /// fetch-env in `dir` with its manifest and bootstrap file, on `backend`. Test credentials and a
 /// disabled instance metadata client on both backends, so nothing ever leaves loopback.
 fn command(dir: &Path, backend: Backend<'_>, args: &[String]) -> Command {
-    let mut command = fetch_env();
-    command
-        .current_dir(dir)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+    let mut command = FetchEnv::new()
+        .with_test_credentials()
         .env("AWS_REGION", REGION)
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_ENDPOINT_URL");
-    for key in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "AWS_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_DEFAULT_REGION",
-    ] {
-        command.env_remove(key);
-    }
+        .current_dir(dir)
+        .command();
     command.args([
         "--manifest",
         "vars.yaml",

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use tempfile::TempDir;
 
+use common::run::yaml_single_quoted;
+
 /// The master secret of `examples/api/store.yaml`, written out again so that a change to the
 /// example cannot make the round trip pass by changing both sides.
 const EXAMPLE_USERNAME: &str = "postgres_admin";
@@ -230,11 +232,6 @@ fn bootstrap_value(key: &str) -> String {
 /// `/NAMESPACE/api/`, where the api example's SSM parameters live.
 fn parameter_prefix() -> String {
     format!("/{}/api/", bootstrap_value("NAMESPACE"))
-}
-
-/// A YAML single-quoted scalar: no escapes at all, only `'` doubled.
-fn yaml_single_quoted(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// A store for the api example whose master secret holds `credentials`. The secret is the JSON

@@ -3,6 +3,9 @@
 
 pub mod fault_proxy;
 pub mod moto;
+pub mod run;
+
+pub use run::FetchEnv;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,32 +26,13 @@ pub fn example(name: &str, file: &str) -> PathBuf {
 /// `fetch-env` with the manifest, bootstrap file and file store of `examples/NAME`, and an
 /// environment cleared of anything that could change resolution.
 pub fn fetch_env_example(name: &str) -> Command {
-    let mut command = fetch_env();
-    command
-        .arg("--manifest")
-        .arg(example(name, "vars.yaml"))
-        .arg("--bootstrap")
-        .arg(example(name, "bootstrap.env"))
-        .arg("--store")
-        .arg(format!("file:{}", example(name, "store.yaml").display()));
-    command
+    FetchEnv::new().example(name).command()
 }
 
-/// The `fetch-env` binary under test, with settings variables removed from its environment.
+/// The `fetch-env` binary under test, with every setting, AWS and proxy variable removed from
+/// its environment ([`FetchEnv::new`]).
 pub fn fetch_env() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fetch-env"));
-    for key in [
-        "NAMESPACE",
-        "FETCH_ENV_STORE",
-        "FETCH_ENV_MANIFEST",
-        "FETCH_ENV_BOOTSTRAP",
-        "FETCH_ENV_SSM_LOOKUP",
-        "FETCH_ENV_SECRETS_LOOKUP",
-        "FETCH_ENV_SERVICE",
-    ] {
-        command.env_remove(key);
-    }
-    command
+    FetchEnv::new().command()
 }
 
 /// The AWS retry and timeout settings: environment variable, flag, and the default the AWS

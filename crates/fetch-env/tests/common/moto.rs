@@ -86,7 +86,7 @@ impl Moto {
     /// Creates every parameter and secret of `store` (file-store YAML); returns the ARNs the
     /// server assigned, keyed by the ARN written in the store file.
     pub fn seed(&self, store: &Path) -> HashMap<String, String> {
-        let output = self.python(&[store.as_os_str().to_str().expect("utf-8 path")]);
+        let output = self.seed_py(&[store.as_os_str().to_str().expect("utf-8 path")]);
         serde_json::from_slice(&output).expect("seed.py prints a JSON object")
     }
 
@@ -96,7 +96,7 @@ impl Moto {
         let mut args = vec!["--many"];
         args.extend(stores.iter().map(|s| s.to_str().expect("utf-8 path")));
         let by_path: HashMap<String, HashMap<String, String>> =
-            serde_json::from_slice(&self.python(&args)).expect("seed.py prints a JSON object");
+            serde_json::from_slice(&self.seed_py(&args)).expect("seed.py prints a JSON object");
         by_path
             .into_iter()
             .map(|(path, arns)| (PathBuf::from(path), arns))
@@ -111,7 +111,7 @@ impl Moto {
         policy: &str,
         store: &Path,
     ) -> (HashMap<String, String>, String, String) {
-        let output = self.python(&["--iam-setup", policy, store.to_str().expect("utf-8 path")]);
+        let output = self.seed_py(&["--iam-setup", policy, store.to_str().expect("utf-8 path")]);
         let answer: serde_json::Value = serde_json::from_slice(&output).expect("JSON from seed.py");
         let arns = serde_json::from_value(answer["arns"].clone()).expect("ARN map");
         let text = |key: &str| answer[key].as_str().expect("a key").to_owned();
@@ -120,22 +120,23 @@ impl Moto {
 
     /// Creates a secret holding `bytes` as `SecretBinary`; returns its ARN.
     pub fn create_binary_secret(&self, name: &str, bytes: &str) -> String {
-        let output = self.python(&["--create-binary-secret", name, bytes]);
+        let output = self.seed_py(&["--create-binary-secret", name, bytes]);
         let arns: HashMap<String, String> = serde_json::from_slice(&output).expect("JSON");
         arns[name].clone()
     }
 
     /// Puts a new value into a secret (what a rotation does).
     pub fn put_secret(&self, id: &str, value: &str) {
-        self.python(&["--put-secret", id, value]);
+        self.seed_py(&["--put-secret", id, value]);
     }
 
     /// Deletes a secret without recovery.
     pub fn delete_secret(&self, id: &str) {
-        self.python(&["--delete-secret", id]);
+        self.seed_py(&["--delete-secret", id]);
     }
 
-    fn python(&self, args: &[&str]) -> Vec<u8> {
+    /// Runs tests/aws/seed.py against this server with `args` and returns what it printed.
+    pub fn seed_py(&self, args: &[&str]) -> Vec<u8> {
         let output = Command::new(venv().join("bin/python"))
             .arg(root().join("tests/aws/seed.py"))
             .arg(&self.endpoint)
