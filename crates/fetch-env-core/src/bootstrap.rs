@@ -13,7 +13,6 @@
 //! The file may hold credentials (`AWS_SECRET_ACCESS_KEY`), so an error names the line number
 //! and the key, never the text of the line.
 
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -44,6 +43,8 @@ pub struct BootstrapError {
     pub path: Arc<str>,
     pub line: u64,
     pub message: String,
+    /// What to write instead, where the parser knows.
+    pub help: Option<String>,
 }
 
 fn location(path: &str, line: u64) -> String {
@@ -70,6 +71,7 @@ impl Bootstrap {
             path: Arc::clone(&name),
             line: 0,
             message: format!("cannot read the bootstrap file: {e}"),
+            help: None,
         })?);
         Self::parse(name, &bytes)
     }
@@ -80,6 +82,7 @@ impl Bootstrap {
             path: Arc::clone(&path),
             line,
             message,
+            help: None,
         };
         let text = std::str::from_utf8(bytes).map_err(|e| {
             let line = crate::yaml::invalid_utf8_line(bytes, &e);
@@ -101,7 +104,10 @@ impl Bootstrap {
             line: 1,
         };
         let mut entries = Vec::new();
-        while let Some(entry) = parser.next_entry().map_err(|(line, m)| fail(line, m))? {
+        while let Some(entry) = parser.next_entry().map_err(|refusal| BootstrapError {
+            help: refusal.help.map(str::to_owned),
+            ..fail(refusal.line, refusal.message)
+        })? {
             entries.push(entry);
         }
         Ok(Self { path, entries })
@@ -143,7 +149,31 @@ struct Parser<'a> {
     line: u64,
 }
 
-type ParseResult<T> = Result<T, (u64, String)>;
+type ParseResult<T> = Result<T, Refusal>;
+
+/// Why the parser refused a line: the line, what is wrong, and what to write instead.
+struct Refusal {
+    line: u64,
+    message: String,
+    help: Option<&'static str>,
+}
+
+fn refuse(line: u64, message: String) -> Refusal {
+    Refusal {
+        line,
+        message,
+        help: None,
+    }
+}
+
+impl Refusal {
+    fn with_help(self, help: &'static str) -> Self {
+        Self {
+            help: Some(help),
+            ..self
+        }
+    }
+}
 
 impl Parser<'_> {
     fn peek(&self) -> Option<char> {
@@ -192,7 +222,7 @@ impl Parser<'_> {
                     self.bump();
                 }
                 Some('#') => self.skip_to_line_end(),
-                Some('\r') => return Err((self.line, carriage_return(None))),
+                Some('\r') => return Err(refuse(self.line, carriage_return(None))),
                 Some(_) => break,
             }
         }
@@ -214,22 +244,22 @@ impl Parser<'_> {
             self.pos += 1;
         }
         if self.peek() == Some('\r') {
-            return Err((line, carriage_return(None)));
+            return Err(refuse(line, carriage_return(None)));
         }
         if self.peek() != Some('=') {
             // The line is not shown: without an `=` it may be a bare credential.
             self.skip_blanks();
             return Err(if self.peek() == Some('=') {
-                (
+                refuse(
                     line,
                     "spaces around '=': a shell would run a command".into(),
                 )
             } else {
-                (line, "expected KEY=value".into())
+                refuse(line, "expected KEY=value".into())
             });
         }
         if let Err(e) = EnvName::new(&token) {
-            return Err((line, format!("invalid key: {e}")));
+            return Err(refuse(line, format!("invalid key: {e}")));
         }
         self.bump();
         let value = self.value(&key, exported)?;
@@ -252,9 +282,9 @@ impl Parser<'_> {
                 if matches!(self.peek(), None | Some('\n' | '#')) {
                     Ok(Zeroizing::new(String::new()))
                 } else if self.peek() == Some('\r') {
-                    Err((line, carriage_return(Some(key))))
+                    Err(refuse(line, carriage_return(Some(key))))
                 } else {
-                    Err((
+                    Err(refuse(
                         line,
                         format!(
                             "space after '=' in {key}: a shell would set it empty and run the rest as a command; quote the value"
@@ -276,13 +306,13 @@ impl Parser<'_> {
             let here = self.line;
             match self.bump() {
                 None => {
-                    return Err((
+                    return Err(refuse(
                         line,
                         format!("the single quote opening the value of {key} is never closed"),
                     ));
                 }
                 Some('\'') => return Ok(out),
-                Some('\r') => return Err((here, carriage_return(Some(key)))),
+                Some('\r') => return Err(refuse(here, carriage_return(Some(key)))),
                 Some(c) => out.push(c),
             }
         }
@@ -296,13 +326,13 @@ impl Parser<'_> {
             let here = self.line;
             match self.bump() {
                 None => {
-                    return Err((
+                    return Err(refuse(
                         line,
                         format!("the double quote opening the value of {key} is never closed"),
                     ));
                 }
                 Some('"') => return Ok(out),
-                Some('\r') => return Err((here, carriage_return(Some(key)))),
+                Some('\r') => return Err(refuse(here, carriage_return(Some(key)))),
                 // Only the escapes bash honours inside double quotes; any other backslash
                 // bash either keeps (`\n`, `\t`) or removes with the line break after it.
                 Some('\\') => match self.bump() {
@@ -311,23 +341,27 @@ impl Parser<'_> {
                     Some('$') => out.push('$'),
                     Some('`') => out.push('`'),
                     Some('n') => {
-                        return Err((
+                        return Err(refuse(
                             here,
                             format!(
-                                "the escape \\n in the double-quoted value of {key}: bash keeps it as a backslash and an n, not a newline; write a real newline inside the quotes, or use single quotes for a literal backslash-n"
+                                "the escape \\n in the double-quoted value of {key}: bash keeps it as a backslash and an n, not a newline"
                             ),
+                        )
+                        .with_help(
+                            "write a real newline inside the quotes, or use single quotes for a literal backslash-n",
                         ));
                     }
                     Some('\n') => {
-                        return Err((
+                        return Err(refuse(
                             here,
                             format!(
-                                "a backslash at the end of a line inside the double-quoted value of {key}: bash drops it and the line break, joining the lines; join them in the file, or use single quotes to keep both"
+                                "a backslash at the end of a line inside the double-quoted value of {key}: bash drops it and the line break, joining the lines"
                             ),
-                        ));
+                        )
+                        .with_help("join the lines in the file, or use single quotes to keep both"));
                     }
                     _ => {
-                        return Err((
+                        return Err(refuse(
                             here,
                             format!(
                                 "unsupported backslash escape in the value of {key}: bash would keep the backslash (supported: \\\" \\\\ \\$ \\`)"
@@ -335,7 +369,7 @@ impl Parser<'_> {
                         ));
                     }
                 },
-                Some('`') => return Err((here, command_substitution(key))),
+                Some('`') => return Err(refuse(here, command_substitution(key))),
                 Some('$') => {
                     self.check_dollar(key, here)?;
                     out.push('$');
@@ -351,18 +385,18 @@ impl Parser<'_> {
         while let Some(c) = self.peek() {
             match c {
                 ' ' | '\t' | '\n' => break,
-                '\r' => return Err((line, carriage_return(Some(key)))),
+                '\r' => return Err(refuse(line, carriage_return(Some(key)))),
                 // `export A={a,b}` is the command `export A=a A=b` to bash; a plain assignment
                 // is not brace-expanded.
                 '{' if exported => {
-                    return Err((
+                    return Err(refuse(
                         line,
                         format!(
                             "an unquoted '{{' in the value of {key} after `export`: bash would brace-expand it ({{a,b}} becomes two words); quote the value"
                         ),
                     ));
                 }
-                '`' => return Err((line, command_substitution(key))),
+                '`' => return Err(refuse(line, command_substitution(key))),
                 '$' => {
                     self.pos += 1;
                     self.check_dollar(key, line)?;
@@ -370,7 +404,7 @@ impl Parser<'_> {
                     continue;
                 }
                 '\'' | '"' => {
-                    return Err((
+                    return Err(refuse(
                         line,
                         format!(
                             "a quote inside the unquoted value of {key}: quote the whole value instead"
@@ -378,7 +412,7 @@ impl Parser<'_> {
                     ));
                 }
                 '\\' => {
-                    return Err((
+                    return Err(refuse(
                         line,
                         format!(
                             "a backslash in the unquoted value of {key}: a shell would drop it; use single quotes"
@@ -386,7 +420,7 @@ impl Parser<'_> {
                     ));
                 }
                 ';' | '&' | '|' | '<' | '>' | '(' | ')' => {
-                    return Err((
+                    return Err(refuse(
                         line,
                         format!(
                             "the shell operator '{c}' in the unquoted value of {key}: quote the value"
@@ -394,7 +428,7 @@ impl Parser<'_> {
                     ));
                 }
                 '~' if out.is_empty() || out.ends_with(':') => {
-                    return Err((
+                    return Err(refuse(
                         line,
                         format!(
                             "an unquoted '~' in the value of {key}: a shell would expand it to a home directory; quote the value"
@@ -413,13 +447,13 @@ impl Parser<'_> {
     /// Called after a `$` was consumed: fails when a shell would expand what follows.
     fn check_dollar(&self, key: &str, line: u64) -> ParseResult<()> {
         match self.peek() {
-            Some('(') => Err((line, command_substitution(key))),
+            Some('(') => Err(refuse(line, command_substitution(key))),
             Some(c)
                 // `$[…]` is bash's old spelling of `$((…))`.
                 if c.is_ascii_alphanumeric()
                     || matches!(c, '_' | '{' | '[' | '@' | '*' | '#' | '?' | '$' | '!' | '-') =>
             {
-                Err((
+                Err(refuse(
                     line,
                     format!(
                         "a '$' expansion in the value of {key}: a shell would substitute it; use single quotes or \\$"
@@ -440,18 +474,18 @@ impl Parser<'_> {
                 self.bump();
                 Ok(())
             }
-            Some('\r') => Err((line, carriage_return(Some(key)))),
+            Some('\r') => Err(refuse(line, carriage_return(Some(key)))),
             Some('#') if had_blank => {
                 self.skip_to_line_end();
                 Ok(())
             }
-            Some(_) if had_blank && self.peek_at(0).is_some() => Err((
+            Some(_) if had_blank && self.peek_at(0).is_some() => Err(refuse(
                 line,
                 format!(
                     "text after the value of {key}: an unquoted value cannot contain spaces; quote it"
                 ),
             )),
-            Some(_) => Err((
+            Some(_) => Err(refuse(
                 line,
                 format!(
                     "text joined to the quoted value of {key}: quote the whole value as one string"
@@ -476,12 +510,6 @@ fn carriage_return(key: Option<&str>) -> String {
 
 fn command_substitution(key: &str) -> String {
     format!("command substitution in the value of {key}: fetch-env never runs commands")
-}
-
-impl fmt::Display for Bootstrap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({} assignments)", self.path, self.entries.len())
-    }
 }
 
 #[cfg(test)]
@@ -552,7 +580,12 @@ mod tests {
         assert_refused(&cases::BACKSLASH_N_IN_DOUBLE_QUOTES);
         let err = parse(cases::BACKSLASH_N_IN_DOUBLE_QUOTES.text).unwrap_err();
         assert!(err.message.contains("AWS_SECRET_ACCESS_KEY"), "{err}");
-        assert!(err.message.contains("write a real newline"), "{err}");
+        assert_eq!(
+            err.help.as_deref(),
+            Some(
+                "write a real newline inside the quotes, or use single quotes for a literal backslash-n"
+            )
+        );
     }
 
     #[test]

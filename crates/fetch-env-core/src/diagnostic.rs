@@ -170,10 +170,12 @@ impl IntoDiagnostics for Vec<Diagnostic> {
 impl IntoDiagnostics for crate::bootstrap::BootstrapError {
     /// The bootstrap file may hold credentials: its lines are never shown.
     fn into_diagnostics(self) -> Vec<Diagnostic> {
-        vec![
-            Diagnostic::error(DiagnosticKind::Bootstrap, self.message)
-                .at(Location::new(&self.path, self.line, 0)),
-        ]
+        let diagnostic = Diagnostic::error(DiagnosticKind::Bootstrap, self.message)
+            .at(Location::new(&self.path, self.line, 0));
+        vec![match self.help {
+            Some(help) => diagnostic.with_help(help),
+            None => diagnostic,
+        }]
     }
 }
 
