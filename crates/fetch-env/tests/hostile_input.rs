@@ -753,6 +753,93 @@ fn a_crlf_bootstrap_file_is_read_without_carriage_returns() {
     assert!(!run.stdout.contains(&b'\r'));
 }
 
+/// The finding: outside text reached the terminal unsanitized where a message builder forgot
+/// to clean it (a compose service name, a key of a secret's JSON, a bundle name, the `arn_from`
+/// value, "did you mean" drawn from a raw name). Every diagnostic is now cleaned where it is
+/// printed; each of those places gets a terminal escape and must show it escaped.
+#[test]
+fn outside_text_reaches_the_terminal_only_sanitized() {
+    // A terminal escape (ESC [2J clears the screen) as it is written in each input: YAML's and
+    // JSON's escapes, a raw byte in the bootstrap file.
+    const ESCAPE: &str = "\u{1b}[2J";
+    const YAML_ESCAPE: &str = "\\e[2J";
+    const JSON_ESCAPE: &str = "\\u001b[2J";
+    let dir = tempfile::tempdir().unwrap();
+    let run = |manifest: &str, bootstrap: &str, store: &str, args: &[&str]| {
+        let manifest = write(dir.path(), "vars.yaml", manifest);
+        let bootstrap = write(dir.path(), "b.env", bootstrap);
+        let store = write(dir.path(), "store.yaml", store);
+        on_file_store(dir.path(), &manifest, &bootstrap, &store, args)
+    };
+    let plain = "service: s\nvariables:\n  - { name: A }\n";
+    let cases: Vec<(&str, Run)> = vec![
+        ("a compose service name", {
+            write(
+                dir.path(),
+                "compose.yaml",
+                format!("services:\n  \"web{YAML_ESCAPE}\":\n    image: x\n"),
+            );
+            let compose = dir.path().join("compose.yaml");
+            run(
+                "service: s\nvariables:\n  - { name: A, containers: [web] }\n",
+                "NAMESPACE=n\n",
+                "parameters: {}\n",
+                &["check", "--compose", compose.to_str().unwrap()],
+            )
+        }),
+        (
+            "a key of a secret's JSON",
+            run(
+                plain,
+                "NAMESPACE=n\n",
+                &format!("secrets:\n  n/s/secrets: '{{\"k{JSON_ESCAPE}\": null}}'\n"),
+                &[],
+            ),
+        ),
+        (
+            "a bundle name",
+            run(
+                plain,
+                "NAMESPACE=n\n",
+                &format!("secrets:\n  \"n/s/b{YAML_ESCAPE}\": {{ A: a, UNDECLARED: u }}\n"),
+                &["explain"],
+            ),
+        ),
+        (
+            "the arn_from value",
+            run(
+                "service: s\nvariables:\n  - { name: ARN, source: local }\n  - { name: P, required: true, secret: { arn_from: ARN, type: string } }\n",
+                &format!("NAMESPACE=n\nARN='gone{ESCAPE}'\n"),
+                "parameters: {}\n",
+                &[],
+            ),
+        ),
+        (
+            "did you mean, drawn from a raw name",
+            run(
+                &format!(
+                    "service: s\nvariables:\n  - name: A\n    \"requir{YAML_ESCAPE}ed\": true\n"
+                ),
+                "NAMESPACE=n\n",
+                "parameters: {}\n",
+                &[],
+            ),
+        ),
+    ];
+    for (what, run) in cases {
+        assert!(
+            run.stderr.contains("\\u{1b}[2J"),
+            "{what}: the escape is shown escaped\n{}",
+            run.show()
+        );
+        assert!(
+            !run.stderr.contains('\u{1b}') && !run.stdout().contains('\u{1b}'),
+            "{what}: a raw terminal escape reached the terminal\n{}",
+            run.show()
+        );
+    }
+}
+
 /// A key twice in one secret's mapping of the store file: the parameters and the secrets
 /// themselves report a duplicate with both places, but inside a secret written as a mapping
 /// the later value silently wins, so which password is used depends on line order.
