@@ -508,38 +508,8 @@ impl Validator {
             }
         };
 
-        // First pass: names and kinds, so that references can be checked in the second.
-        let mut declared: HashMap<String, (usize, serde_saphyr::Location)> = HashMap::new();
-        for (i, raw) in raw_variables.iter().enumerate() {
-            let Some(name) = &raw.value.name else {
-                continue;
-            };
-            match declared.get(&name.value) {
-                Some((_, first)) => {
-                    let message = format!(
-                        "`{}` is declared twice (first at line {}, column {})",
-                        name.value,
-                        first.line(),
-                        first.column()
-                    );
-                    let first_message = format!(
-                        "`{}` is declared again at line {}, column {}",
-                        name.value,
-                        name.referenced.line(),
-                        name.referenced.column()
-                    );
-                    let first = *first;
-                    let (here, there) = (self.at(loc_of(name)), self.at(&first));
-                    self.problem(loc_of(name), message);
-                    self.also_at(there.clone(), "the first declaration");
-                    self.problem(&first, first_message);
-                    self.also_at(here, "the other declaration");
-                }
-                None => {
-                    declared.insert(name.value.clone(), (i, name.referenced));
-                }
-            }
-        }
+        // First pass: names, so that references can be checked in the second.
+        let declared = self.declarations(&raw_variables);
         let local: BTreeSet<&str> = raw_variables
             .iter()
             .filter(|v| v.value.source.as_ref().is_some_and(|s| s.value == "local"))
@@ -574,6 +544,46 @@ impl Validator {
         };
         self.check_cycles(&manifest);
         manifest
+    }
+
+    /// Every declared name with where it is declared first; a name declared again is reported
+    /// at both places.
+    fn declarations(
+        &mut self,
+        raw_variables: &[Spanned<RawVariable>],
+    ) -> HashMap<String, (usize, serde_saphyr::Location)> {
+        let mut declared: HashMap<String, (usize, serde_saphyr::Location)> = HashMap::new();
+        for (i, raw) in raw_variables.iter().enumerate() {
+            let Some(name) = &raw.value.name else {
+                continue;
+            };
+            match declared.get(&name.value) {
+                Some((_, first)) => {
+                    let message = format!(
+                        "`{}` is declared twice (first at line {}, column {})",
+                        name.value,
+                        first.line(),
+                        first.column()
+                    );
+                    let first_message = format!(
+                        "`{}` is declared again at line {}, column {}",
+                        name.value,
+                        name.referenced.line(),
+                        name.referenced.column()
+                    );
+                    let first = *first;
+                    let (here, there) = (self.at(loc_of(name)), self.at(&first));
+                    self.problem(loc_of(name), message);
+                    self.also_at(there.clone(), "the first declaration");
+                    self.problem(&first, first_message);
+                    self.also_at(here, "the other declaration");
+                }
+                None => {
+                    declared.insert(name.value.clone(), (i, name.referenced));
+                }
+            }
+        }
+        declared
     }
 
     /// The service name and where it came from. The mapping form names it in `service:`; a
@@ -674,6 +684,9 @@ impl Validator {
         }
     }
 
+    /// One variable, validated in steps: its name, where it comes from and who uses it, the
+    /// fields that contradict each other, its requirement, its containers, its origin and its
+    /// file.
     fn variable(&mut self, raw: &Spanned<RawVariable>, context: &Context<'_>) -> Option<Variable> {
         let at = raw.referenced;
         let raw = &raw.value;
@@ -687,14 +700,7 @@ impl Validator {
             }
             return None;
         };
-        let name = match EnvName::new(&raw_name.value) {
-            Ok(name) => Some(name),
-            Err(e) => {
-                let message = format!("invalid variable name `{}`: {e}", raw_name.value);
-                self.problem(loc_of(raw_name), message);
-                None
-            }
-        };
+        let name = self.variable_name(raw_name);
         let local = raw
             .source
             .as_ref()
@@ -705,108 +711,22 @@ impl Validator {
             .as_ref()
             .and_then(|s| self.one_of::<Scope>(s))
             .unwrap_or(Scope::Containers);
-
-        let mut contradictions = Vec::new();
-        if local && raw.secret.is_some() {
-            contradictions.push((
-                raw.secret.as_ref().map(|s| s.referenced),
-                "`source: local` and `secret`",
-            ));
-        }
-        if local && raw.compose.is_some() {
-            contradictions.push((
-                raw.compose.as_ref().map(|s| s.referenced),
-                "`source: local` and `compose`",
-            ));
-        }
-        if raw.secret.is_some() && raw.compose.is_some() {
-            contradictions.push((
-                raw.compose.as_ref().map(|s| s.referenced),
-                "`secret` and `compose`",
-            ));
-        }
-        if raw.compose.is_some() && raw.default.is_some() {
-            contradictions.push((
-                raw.default.as_ref().map(|s| s.referenced),
-                "`compose` and `default` (a composed value always comes from its template)",
-            ));
-        }
-        if raw.required.as_ref().is_some_and(|r| r.value) && raw.required_when.is_some() {
-            contradictions.push((
-                raw.required_when.as_ref().map(|s| s.referenced),
-                "`required: true` and `required_when`",
-            ));
-        }
-        if scope == Scope::Init && raw.containers.as_ref().is_some_and(|c| !c.value.is_empty()) {
-            contradictions.push((
-                raw.containers.as_ref().map(|s| s.referenced),
-                "`scope: init` and `containers` (init variables belong to no container)",
-            ));
-        }
-        for (location, what) in contradictions {
-            self.problem(
-                &location.unwrap_or(at),
-                format!("contradictory fields: {what}"),
-            );
-        }
-
+        self.contradictions(raw, &at, local, scope);
         let requirement = match (&raw.required_when, &raw.required) {
             (Some(when), _) => self.required_when(when, name.as_ref(), context),
             (None, Some(r)) if r.value => Requirement::Required,
             _ => Requirement::Optional,
         };
-
-        let containers = match &raw.containers {
-            None => Vec::new(),
-            Some(list) => {
-                let mut seen: Vec<&str> = Vec::new();
-                for c in &list.value {
-                    let valid = c
-                        .value
-                        .chars()
-                        .next()
-                        .is_some_and(|f| f.is_ascii_alphanumeric())
-                        && c.value
-                            .chars()
-                            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'));
-                    if !valid {
-                        let message = format!("`{}` is not a valid compose service name", c.value);
-                        self.problem(loc_of(c), message);
-                    } else if seen.contains(&c.value.as_str()) {
-                        let message = format!("container `{}` is listed twice", c.value);
-                        self.problem(loc_of(c), message);
-                    }
-                    seen.push(&c.value);
-                }
-                list.value
-                    .iter()
-                    .map(|c| Container {
-                        name: c.value.clone(),
-                        location: self.at(loc_of(c)),
-                    })
-                    .collect()
-            }
-        };
-
-        let origin = if let Some(secret) = &raw.secret {
-            self.secret(secret, context).map(Origin::Secret)
-        } else if let Some(compose) = &raw.compose {
-            self.compose(compose, name.as_ref(), context)
-                .map(Origin::Composed)
-        } else if local {
-            Some(Origin::Local)
-        } else {
-            Some(Origin::Remote)
-        };
-
+        let containers = raw
+            .containers
+            .as_ref()
+            .map(|list| self.containers(list))
+            .unwrap_or_default();
+        let origin = self.origin(raw, name.as_ref(), local, context);
         let file = match &raw.file {
-            Some(file) => self.file(file, name.as_ref(), context),
+            Some(file) => Some(self.file(file, name.as_ref(), context)?),
             None => None,
         };
-        if raw.file.is_some() && file.is_none() {
-            return None;
-        }
-
         Some(Variable {
             name: name?,
             location: self.at(loc_of(raw_name)),
@@ -819,6 +739,117 @@ impl Validator {
             scope,
             containers,
         })
+    }
+
+    fn variable_name(&mut self, raw_name: &Spanned<String>) -> Option<EnvName> {
+        match EnvName::new(&raw_name.value) {
+            Ok(name) => Some(name),
+            Err(e) => {
+                let message = format!("invalid variable name `{}`: {e}", raw_name.value);
+                self.problem(loc_of(raw_name), message);
+                None
+            }
+        }
+    }
+
+    /// Fields that cannot go together, each reported at the second of the pair.
+    fn contradictions(
+        &mut self,
+        raw: &RawVariable,
+        at: &serde_saphyr::Location,
+        local: bool,
+        scope: Scope,
+    ) {
+        let place = |field: Option<serde_saphyr::Location>| field.unwrap_or(*at);
+        let secret = raw.secret.as_ref().map(|s| s.referenced);
+        let compose = raw.compose.as_ref().map(|s| s.referenced);
+        let pairs = [
+            (
+                local && secret.is_some(),
+                secret,
+                "`source: local` and `secret`",
+            ),
+            (
+                local && compose.is_some(),
+                compose,
+                "`source: local` and `compose`",
+            ),
+            (
+                secret.is_some() && compose.is_some(),
+                compose,
+                "`secret` and `compose`",
+            ),
+            (
+                compose.is_some() && raw.default.is_some(),
+                raw.default.as_ref().map(|s| s.referenced),
+                "`compose` and `default` (a composed value always comes from its template)",
+            ),
+            (
+                raw.required.as_ref().is_some_and(|r| r.value) && raw.required_when.is_some(),
+                raw.required_when.as_ref().map(|s| s.referenced),
+                "`required: true` and `required_when`",
+            ),
+            (
+                scope == Scope::Init
+                    && raw.containers.as_ref().is_some_and(|c| !c.value.is_empty()),
+                raw.containers.as_ref().map(|s| s.referenced),
+                "`scope: init` and `containers` (init variables belong to no container)",
+            ),
+        ];
+        for (contradictory, field, what) in pairs {
+            if contradictory {
+                self.problem(&place(field), format!("contradictory fields: {what}"));
+            }
+        }
+    }
+
+    /// `containers:`: compose service names, each once.
+    fn containers(&mut self, list: &Spanned<Vec<Spanned<String>>>) -> Vec<Container> {
+        let mut seen: Vec<&str> = Vec::new();
+        for c in &list.value {
+            let valid = c
+                .value
+                .chars()
+                .next()
+                .is_some_and(|f| f.is_ascii_alphanumeric())
+                && c.value
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'));
+            if !valid {
+                let message = format!("`{}` is not a valid compose service name", c.value);
+                self.problem(loc_of(c), message);
+            } else if seen.contains(&c.value.as_str()) {
+                let message = format!("container `{}` is listed twice", c.value);
+                self.problem(loc_of(c), message);
+            }
+            seen.push(&c.value);
+        }
+        list.value
+            .iter()
+            .map(|c| Container {
+                name: c.value.clone(),
+                location: self.at(loc_of(c)),
+            })
+            .collect()
+    }
+
+    /// Where the value comes from: an `arn_from` secret, a template, the bootstrap file or AWS.
+    fn origin(
+        &mut self,
+        raw: &RawVariable,
+        name: Option<&EnvName>,
+        local: bool,
+        context: &Context<'_>,
+    ) -> Option<Origin> {
+        if let Some(secret) = &raw.secret {
+            self.secret(secret, context).map(Origin::Secret)
+        } else if let Some(compose) = &raw.compose {
+            self.compose(compose, name, context).map(Origin::Composed)
+        } else if local {
+            Some(Origin::Local)
+        } else {
+            Some(Origin::Remote)
+        }
     }
 
     fn file(
