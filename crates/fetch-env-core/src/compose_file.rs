@@ -8,7 +8,7 @@
 //! same way as its value, and where the two disagree (an escape sequence spelling a `$`, say)
 //! the scalar's start is named instead.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -183,6 +183,9 @@ impl ComposeFile {
             text,
             lines: LineIndex::new(text),
         };
+        if let Some(root) = &root {
+            reader.duplicate_key(root)?;
+        }
 
         let mut references = Vec::new();
         let mut invalid = Vec::new();
@@ -238,6 +241,33 @@ impl Reader<'_> {
             location: self.at(location),
             message: message.into(),
         }
+    }
+
+    /// The first key written twice in one mapping, in file order, located where it is written
+    /// again. (Checked here rather than while reading: the parser locates an error raised by a
+    /// visitor at the enclosing mapping, and the top-level mapping not at all.)
+    fn duplicate_key(&self, node: &Spanned<Node>) -> Result<(), ComposeError> {
+        match &node.value {
+            Node::Map(entries) => {
+                // A mapping of ten thousand keys must not cost a scan of the earlier keys for each.
+                let mut seen: HashMap<&str, &serde_saphyr::Location> = HashMap::new();
+                for (key, value) in entries {
+                    if let Some(first) = seen.insert(&key.value, &key.referenced) {
+                        return Err(
+                            self.error(&key.referenced, yaml::duplicate_key(&key.value, first))
+                        );
+                    }
+                    self.duplicate_key(value)?;
+                }
+            }
+            Node::Seq(items) => {
+                for item in items {
+                    self.duplicate_key(item)?;
+                }
+            }
+            Node::Str(_) | Node::Scalar(_) | Node::Null => {}
+        }
+        Ok(())
     }
 
     /// Every interpolation of every string value below `node`. An aliased value is scanned
@@ -674,8 +704,14 @@ struct LineIndex {
 
 impl LineIndex {
     fn new(text: &str) -> Self {
+        // YAML ends a line at `\n`, at `\r\n` and at a `\r` alone.
+        let bytes = text.as_bytes();
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
+            }
+        }
         Self { starts }
     }
 
@@ -741,20 +777,10 @@ impl<'de> Deserialize<'de> for Node {
                 Ok(Node::Seq(items))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+                // Duplicate keys are kept here and refused by `Reader::duplicate_key`.
                 let mut entries: Vec<(Spanned<String>, Spanned<Node>)> = Vec::new();
                 while let Some(key) = map.next_key::<Spanned<Key>>()? {
                     let key = Spanned::new(key.value.0, key.referenced, key.defined);
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == key.value) {
-                        return Err(serde::de::Error::custom(format!(
-                            // Not "at line": the parser's own position is cut there.
-                            "duplicate key `{}` (first {}:{}, again {}:{})",
-                            key.value,
-                            first.referenced.line(),
-                            first.referenced.column(),
-                            key.referenced.line(),
-                            key.referenced.column()
-                        )));
-                    }
                     let value = map.next_value::<Spanned<Node>>()?;
                     entries.push((key, value));
                 }
@@ -1082,15 +1108,71 @@ mod tests {
             assert_eq!(error.to_string(), expected, "{text}");
         }
         let error = ComposeFile::parse(Arc::from("c.yaml"), "services:\n  a:\n  a:\n").unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .ends_with("duplicate key `a` (first 2:3, again 3:3)"),
-            "{error}"
+        assert_eq!(
+            error.to_string(),
+            "c.yaml:3:3: duplicate key `a` (first at line 2, column 3)"
         );
         let error = ComposeFile::parse(Arc::from("c.yaml"), "services: [\n").unwrap_err();
         assert!(error.to_string().starts_with("c.yaml:"), "{error}");
         assert!(parse("").services.is_empty());
         assert!(parse("services:\n").services.is_empty());
+    }
+
+    /// Found by the `compose_file` fuzz target: YAML ends a line at a carriage return alone
+    /// too, so the parser's positions count it; an interpolation after one was placed on the
+    /// line before, past its end (`c.yaml:1:9` for the `$` at 2:4 here).
+    #[test]
+    fn reference_after_a_lone_carriage_return_is_located() {
+        let f = parse("a: x\rb: ${B}\r\nc: $C\rd:\r\r  - ${D}\n");
+        assert_eq!(
+            refs(&f),
+            vec![
+                r("B", "2:4", Fallback::Empty),
+                r("C", "3:4", Fallback::Empty),
+                r("D", "6:5", Fallback::Empty),
+            ]
+        );
+        let error = ComposeFile::parse(Arc::from("c.yaml"), "a: 1\rb: 2\ra: 3\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "c.yaml:3:1: duplicate key `a` (first at line 1, column 1)"
+        );
+    }
+
+    /// Found by the `compose_file` fuzz target: a key repeated in the top-level mapping was
+    /// refused with no position at all (`c.yaml: duplicate key …`), and one repeated deeper was
+    /// located at its mapping rather than at the repetition.
+    #[test]
+    fn duplicate_top_level_key_is_located() {
+        let cases = [
+            (
+                "services:\n  a:\nservices:\n",
+                "c.yaml:3:1: duplicate key `services` (first at line 1, column 1)",
+            ),
+            (
+                "services:\r\n  a:\r\nservices:\r\n",
+                "c.yaml:3:1: duplicate key `services` (first at line 1, column 1)",
+            ),
+            (
+                "x: 1\nservices: {}\nx: 2\n",
+                "c.yaml:3:1: duplicate key `x` (first at line 1, column 1)",
+            ),
+            (
+                "services: {a: {environment: {K: 1, K: 2}}}\n",
+                "c.yaml:1:36: duplicate key `K` (first at line 1, column 30)",
+            ),
+            (
+                "x:\n  - a: 1\n    a: 2\n",
+                "c.yaml:3:5: duplicate key `a` (first at line 2, column 5)",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = ComposeFile::parse(Arc::from("c.yaml"), text).unwrap_err();
+            assert_eq!(error.to_string(), expected, "{text:?}");
+        }
+        // A merge (`<<`) is not a repetition: the mapping's own key wins, as in compose.
+        assert!(
+            ComposeFile::parse(Arc::from("c.yaml"), "x: &a {A: 1}\ns:\n  <<: *a\n  A: 2\n").is_ok()
+        );
     }
 }
