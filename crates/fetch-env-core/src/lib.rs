@@ -56,6 +56,11 @@ pub use resolution::{
     resolve, store_request,
 };
 pub use sanitize::sanitize;
+// The error is part of `ResolveError::SecretNotJson`; the parser is public for the fuzz target
+// only (`fuzz/fuzz_targets/secret_json.rs`), not for callers.
+pub use secret_json::SecretJsonError;
+#[doc(hidden)]
+pub use secret_json::parse_object;
 pub use secret_value::SecretValue;
 pub use settings::{Setting, SettingOrigin, SettingsContext};
 pub use store::{

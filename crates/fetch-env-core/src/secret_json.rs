@@ -27,7 +27,7 @@ pub enum SecretJsonError {
 
 /// Parses `text` as a flat JSON object; numbers and booleans become their JSON text.
 /// Later duplicates of a key win, as in most JSON readers.
-pub(crate) fn parse_object(text: &str) -> Result<Vec<(String, SecretValue)>, SecretJsonError> {
+pub fn parse_object(text: &str) -> Result<Vec<(String, SecretValue)>, SecretJsonError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let result = FlatObject::deserialize(&mut deserializer).and_then(|o| {
         deserializer.end()?;
