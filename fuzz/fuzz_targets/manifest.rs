@@ -1,5 +1,6 @@
 //! Any text as a manifest: validation answers with a manifest or located problems, never a
-//! panic; every problem carries a line number.
+//! panic; every problem carries a line of the text (a bare list takes its service from the
+//! manifest's directory).
 #![no_main]
 
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    match Manifest::parse(Arc::from("vars.yaml"), text) {
+    // In a named directory, so that a bare list has a service to take.
+    match Manifest::parse(Arc::from("/srv/api/vars.yaml"), text) {
         Ok(manifest) => {
             // A valid manifest's composition order holds every composed variable once.
             let order = manifest.composition_order();
@@ -18,7 +20,15 @@ fuzz_target!(|data: &[u8]| {
             names.dedup();
             assert_eq!(names.len(), order.len());
         }
-        Err(ManifestError::Invalid(problems)) => assert!(!problems.is_empty()),
+        Err(ManifestError::Invalid(problems)) => {
+            assert!(!problems.is_empty());
+            // YAML also ends a line at a lone carriage return.
+            let lines = 1 + text.matches(['\n', '\r']).count() as u64;
+            for problem in &problems {
+                let line = problem.location.as_ref().map_or(0, |l| l.line);
+                assert!((1..=lines + 1).contains(&line), "{problem}: line {line} of {lines}");
+            }
+        }
         Err(ManifestError::Unreadable { .. }) => unreachable!("parse reads no file"),
     }
 });
