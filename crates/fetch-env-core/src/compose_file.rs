@@ -27,8 +27,8 @@ pub struct ComposeFile {
     /// Every interpolation in the file, in file order (an anchored value once, however often
     /// it is aliased).
     pub references: Vec<ComposeReference>,
-    /// Every `$` that compose refuses to interpolate ("Invalid interpolation format").
-    pub invalid: Vec<Location>,
+    /// Every `${` that compose refuses to interpolate ("Invalid template").
+    pub invalid: Vec<InvalidInterpolation>,
 }
 
 /// One service and what it passes into its containers' environment.
@@ -110,6 +110,14 @@ impl EnvironmentEntry {
     }
 }
 
+/// A `${` compose refuses, and when compose reads it: always, or only when the words it sits
+/// in are evaluated (`${A:-${}}` is refused only when A is unset or empty).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InvalidInterpolation {
+    pub location: Location,
+    pub on: Vec<Condition>,
+}
+
 /// One interpolation: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`,
 /// `${VAR?message}`, `${VAR:+alt}`, `${VAR+alt}` or `$VAR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +125,9 @@ pub struct ComposeReference {
     pub name: String,
     pub location: Location,
     pub fallback: Fallback,
+    /// Compose reads it only when all of these hold (it is in the default or alternative of
+    /// other interpolations); empty: always.
+    pub on: Vec<Condition>,
 }
 
 /// What compose does when the variable is unset.
@@ -277,7 +288,7 @@ impl Reader<'_> {
         node: &Spanned<Node>,
         seen: &mut HashSet<(u64, u64)>,
         references: &mut Vec<ComposeReference>,
-        invalid: &mut Vec<Location>,
+        invalid: &mut Vec<InvalidInterpolation>,
     ) {
         match &node.value {
             Node::Map(entries) => {
@@ -308,7 +319,7 @@ impl Reader<'_> {
         &self,
         value: &str,
         at: &serde_saphyr::Location,
-    ) -> (Vec<ComposeReference>, Vec<Location>) {
+    ) -> (Vec<ComposeReference>, Vec<InvalidInterpolation>) {
         let tokens = tokenize(value, 0);
         let span = at.span();
         let raw = match (span.byte_offset(), span.byte_len()) {
@@ -338,8 +349,12 @@ impl Reader<'_> {
                     name,
                     location,
                     fallback,
+                    on: token.on,
                 }),
-                TokenKind::Invalid => invalid.push(location),
+                TokenKind::Invalid => invalid.push(InvalidInterpolation {
+                    location,
+                    on: token.on,
+                }),
             }
         }
         (references, invalid)
@@ -561,6 +576,9 @@ struct Token {
     /// Byte offset of the `$`.
     at: usize,
     kind: TokenKind,
+    /// Compose reads this token only when all of `on` hold: a token inside the default or the
+    /// alternative of other interpolations.
+    on: Vec<Condition>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -569,11 +587,38 @@ enum TokenKind {
     Invalid,
 }
 
-/// The interpolations of `text` as compose reads them: `$$` is a literal `$`; `$NAME` and
-/// `${NAME}` substitute; `${NAME` followed by `:-`, `-`, `:?`, `?`, `:+` or `+` and a word up to
-/// the matching `}` substitute with a fallback, and the word's own interpolations count too
-/// (compose v2 interpolates them; compose v1 takes the word literally). Any other `$` is
-/// invalid: compose refuses the file. Names are `[A-Za-z_][A-Za-z0-9_]*`.
+/// When compose evaluates the word of an interpolation, by the variable it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Condition {
+    pub variable: String,
+    pub when: Evaluated,
+}
+
+/// The states of a variable in which compose evaluates a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Evaluated {
+    /// `${V:-word}`, `${V:?word}`: V unset or empty.
+    UnsetOrEmpty,
+    /// `${V-word}`, `${V?word}`: V unset.
+    Unset,
+    /// `${V:+word}`: V set and not empty.
+    SetNotEmpty,
+    /// `${V+word}`: V set.
+    Set,
+}
+
+/// The interpolations of `text` exactly as compose v2 reads them (compose-go's `template`
+/// package, which `docker compose` uses):
+///
+/// - `$$` is a literal `$`; `$NAME` substitutes, NAME being `[A-Za-z_][A-Za-z0-9_]*`;
+/// - `${` must start `${NAME}` or `${NAME` followed by `:-`, `-`, `:?`, `?`, `:+` or `+`, a word,
+///   and a `}` later on the same line, or compose refuses the file ("Invalid template");
+/// - any other `$` (`a $ b`, `5$`, `$1`, `$}`, `$ {A}`) is a literal `$`;
+/// - the word of `${NAME op word}` ends at the `}` that closes the `${` (counting `{` and `}`),
+///   and the text after that `}` is read as a template of its own. The word's value is used
+///   only when compose evaluates it (see [`Evaluated`]), but compose v2.40.3 substitutes every
+///   word it meets (compose-go before its lazy defaults of January 2026), so a malformed `${`
+///   inside one is refused whatever the values.
 fn tokenize(text: &str, offset: usize) -> Vec<Token> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::new();
@@ -584,83 +629,161 @@ fn tokenize(text: &str, offset: usize) -> Vec<Token> {
             continue;
         }
         let at = offset + i;
+        let token = |kind| Token {
+            at,
+            kind,
+            on: Vec::new(),
+        };
         match bytes.get(i + 1) {
             Some(b'$') => i += 2,
-            Some(b'{') => {
-                let start = i + 2;
-                let end = name_end(bytes, start);
-                if end == start || !is_name_start(bytes[start]) {
-                    tokens.push(Token {
-                        at,
-                        kind: TokenKind::Invalid,
-                    });
-                    i += 2;
-                    continue;
-                }
-                let name = text[start..end].to_owned();
-                let (fallback, word) = match (bytes.get(end), bytes.get(end + 1)) {
-                    (Some(b'}'), _) => {
-                        tokens.push(Token {
-                            at,
-                            kind: TokenKind::Reference {
-                                name,
-                                fallback: Fallback::Empty,
-                            },
-                        });
-                        i = end + 1;
-                        continue;
-                    }
-                    (Some(b':'), Some(b'-')) => (Fallback::Default, end + 2),
-                    (Some(b':'), Some(b'?')) => (Fallback::Required, end + 2),
-                    (Some(b':'), Some(b'+')) => (Fallback::Alternative, end + 2),
-                    (Some(b'-'), _) => (Fallback::Default, end + 1),
-                    (Some(b'?'), _) => (Fallback::Required, end + 1),
-                    (Some(b'+'), _) => (Fallback::Alternative, end + 1),
-                    _ => {
-                        tokens.push(Token {
-                            at,
-                            kind: TokenKind::Invalid,
-                        });
-                        i = end;
-                        continue;
-                    }
-                };
-                let Some(close) = closing_brace(bytes, word) else {
-                    tokens.push(Token {
-                        at,
-                        kind: TokenKind::Invalid,
-                    });
-                    i = end;
-                    continue;
-                };
-                tokens.push(Token {
-                    at,
-                    kind: TokenKind::Reference { name, fallback },
-                });
-                tokens.extend(tokenize(&text[word..close], offset + word));
-                i = close + 1;
-            }
             Some(&c) if is_name_start(c) => {
                 let end = name_end(bytes, i + 1);
-                tokens.push(Token {
-                    at,
-                    kind: TokenKind::Reference {
-                        name: text[i + 1..end].to_owned(),
-                        fallback: Fallback::Empty,
-                    },
-                });
+                tokens.push(token(TokenKind::Reference {
+                    name: text[i + 1..end].to_owned(),
+                    fallback: Fallback::Empty,
+                }));
                 i = end;
             }
-            _ => {
-                tokens.push(Token {
-                    at,
-                    kind: TokenKind::Invalid,
-                });
-                i += 1;
+            Some(b'{') => {
+                let start = i + 2;
+                let Some(braced) = braced(bytes, start) else {
+                    // The pattern's `invalid` group: `${` alone is matched, and refused.
+                    tokens.push(token(TokenKind::Invalid));
+                    i += 2;
+                    continue;
+                };
+                let name = text[start..braced.name_end].to_owned();
+                let Some((operator, word_start)) = braced.operator else {
+                    tokens.push(token(TokenKind::Reference {
+                        name,
+                        fallback: Fallback::Empty,
+                    }));
+                    i = braced.end;
+                    continue;
+                };
+                // What compose substitutes: the match cut at the brace that closes `${`, and
+                // the rest of the match read on its own.
+                let matched = &text[i..braced.end];
+                let cut = first_closing_brace(matched.as_bytes()).map(|c| i + c);
+                let word_end = cut.unwrap_or(braced.end - 1);
+                tokens.push(token(TokenKind::Reference {
+                    name: name.clone(),
+                    fallback: operator.fallback(),
+                }));
+                let on = Condition {
+                    variable: name,
+                    when: operator.evaluated(),
+                };
+                for mut nested in tokenize(&text[word_start..word_end], offset + word_start) {
+                    nested.on.insert(0, on.clone());
+                    tokens.push(nested);
+                }
+                if let Some(cut) = cut {
+                    tokens.extend(tokenize(&text[cut + 1..braced.end], offset + cut + 1));
+                }
+                i = braced.end;
             }
+            // Not a template: a literal `$`.
+            _ => i += 1,
         }
     }
     tokens
+}
+
+/// The operator after the name in `${NAME op word}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operator {
+    ColonDash,
+    Dash,
+    ColonQuestion,
+    Question,
+    ColonPlus,
+    Plus,
+}
+
+impl Operator {
+    fn fallback(self) -> Fallback {
+        match self {
+            Operator::ColonDash | Operator::Dash => Fallback::Default,
+            Operator::ColonQuestion | Operator::Question => Fallback::Required,
+            Operator::ColonPlus | Operator::Plus => Fallback::Alternative,
+        }
+    }
+
+    fn evaluated(self) -> Evaluated {
+        match self {
+            Operator::ColonDash | Operator::ColonQuestion => Evaluated::UnsetOrEmpty,
+            Operator::Dash | Operator::Question => Evaluated::Unset,
+            Operator::ColonPlus => Evaluated::SetNotEmpty,
+            Operator::Plus => Evaluated::Set,
+        }
+    }
+}
+
+/// A `${…}` that compose's pattern matches.
+struct Braced {
+    name_end: usize,
+    /// The operator and where its word starts.
+    operator: Option<(Operator, usize)>,
+    /// Just past the match's closing `}`.
+    end: usize,
+}
+
+/// compose-go's braced pattern `[_a-z][_a-z0-9]*(?::?[-+?](.*))?}` (case-insensitive) at
+/// `start`, just after `${`. With an operator the greedy `.*` reaches the last `}` of the line.
+fn braced(bytes: &[u8], start: usize) -> Option<Braced> {
+    if !bytes.get(start).is_some_and(|&c| is_name_start(c)) {
+        return None;
+    }
+    let name_end = name_end(bytes, start);
+    let operator = match (bytes.get(name_end), bytes.get(name_end + 1)) {
+        (Some(b':'), Some(b'-')) => Some((Operator::ColonDash, name_end + 2)),
+        (Some(b':'), Some(b'?')) => Some((Operator::ColonQuestion, name_end + 2)),
+        (Some(b':'), Some(b'+')) => Some((Operator::ColonPlus, name_end + 2)),
+        (Some(b'-'), _) => Some((Operator::Dash, name_end + 1)),
+        (Some(b'?'), _) => Some((Operator::Question, name_end + 1)),
+        (Some(b'+'), _) => Some((Operator::Plus, name_end + 1)),
+        _ => None,
+    };
+    if let Some((operator, word)) = operator {
+        let line_end = bytes[word..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |p| word + p);
+        if let Some(close) = bytes[word..line_end].iter().rposition(|&b| b == b'}') {
+            return Some(Braced {
+                name_end,
+                operator: Some((operator, word)),
+                end: word + close + 1,
+            });
+        }
+    }
+    (bytes.get(name_end) == Some(&b'}')).then_some(Braced {
+        name_end,
+        operator: None,
+        end: name_end + 1,
+    })
+}
+
+/// compose-go's `getFirstBraceClosingIndex`: the `}` that brings the count of open braces back
+/// to zero, where each `{` counts and skips the character after it.
+fn first_closing_brace(s: &[u8]) -> Option<usize> {
+    let mut open = 0i64;
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'}' {
+            open -= 1;
+            if open == 0 {
+                return Some(i);
+            }
+        }
+        if s[i] == b'{' {
+            open += 1;
+            i += 1;
+        }
+        i += 1;
+    }
+    None
 }
 
 fn is_name_start(c: u8) -> bool {
@@ -673,28 +796,6 @@ fn name_end(bytes: &[u8], start: usize) -> usize {
         end += 1;
     }
     end
-}
-
-/// The `}` that closes a fallback word starting at `start`, skipping `$$` and nested `${…}`.
-fn closing_brace(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = start;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'$' if bytes.get(i + 1) == Some(&b'$') => i += 2,
-            b'$' if bytes.get(i + 1) == Some(&b'{') => {
-                depth += 1;
-                i += 2;
-            }
-            b'}' if depth == 0 => return Some(i),
-            b'}' => {
-                depth -= 1;
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 /// Byte offsets to 1-based lines and (character) columns, as the YAML parser counts them.
@@ -944,18 +1045,22 @@ mod tests {
 
     #[test]
     fn invalid_interpolations_are_located() {
-        let text = "services:\n  a:\n    environment:\n      - P=pa$ word\n      - Q=${}\n      - R=${1X}\n      - S=${OPEN\n      - T=x$\n      - U=${A B}\n";
+        // `pa$ word` and `x$` are literal dollars in compose v2; every malformed `${` is not.
+        let text = "services:\n  a:\n    environment:\n      - P=pa$ word\n      - Q=${}\n      - R=${1X}\n      - S=${OPEN\n      - T=x$\n      - U=${A B}\n      - V=${A:-${}}\n";
         let f = parse(text);
-        let at: Vec<String> = f.invalid.iter().map(ToString::to_string).collect();
+        let at: Vec<(String, usize)> = f
+            .invalid
+            .iter()
+            .map(|i| (i.location.to_string(), i.on.len()))
+            .collect();
         assert_eq!(
             at,
             vec![
-                "c.yaml:4:13",
-                "c.yaml:5:11",
-                "c.yaml:6:11",
-                "c.yaml:7:11",
-                "c.yaml:8:12",
-                "c.yaml:9:11"
+                ("c.yaml:5:11".to_owned(), 0),
+                ("c.yaml:6:11".to_owned(), 0),
+                ("c.yaml:7:11".to_owned(), 0),
+                ("c.yaml:9:11".to_owned(), 0),
+                ("c.yaml:10:16".to_owned(), 1),
             ]
         );
     }
