@@ -136,7 +136,7 @@ fn check(manifest: &Manifest, compose: &ComposeFile, findings: &mut Findings<'_>
                         services.join(", ")
                     ),
                 ),
-                Some(service) => receives(variable, &container.location, service, findings),
+                Some(service) => receives(variable, &container.location, service, compose, findings),
             }
         }
     }
@@ -229,6 +229,39 @@ fn check(manifest: &Manifest, compose: &ComposeFile, findings: &mut Findings<'_>
             "compose refuses this `${`: it must be `${NAME}`, or `${NAME` with `:-`, `-`, `:?`, `?`, `:+` or `+` and a `}` on the same line; write `$$` for a literal `$`".to_owned(),
         );
     }
+    // Secrets compose makes from its environment: the variable must be declared, and a service
+    // listing the secret receives it.
+    for secret in &compose.secrets {
+        match manifest.variable(&secret.variable) {
+            None => findings.error(
+                &secret.location,
+                format!(
+                    "secret `{}` takes its content from {}, which is not declared in {}",
+                    secret.name, secret.variable, manifest.path
+                ),
+            ),
+            Some(variable) => {
+                for service in compose.secret_receivers(&secret.variable) {
+                    if variable.scope == Scope::Containers
+                        && !variable.containers.iter().any(|c| c.name == service.name)
+                    {
+                        findings.warning(
+                            &service.location,
+                            format!(
+                                "service `{}` receives {} through secret `{}`, but {} ({}) does not list `{}` in `containers`",
+                                service.name,
+                                variable.name,
+                                secret.name,
+                                variable.name,
+                                variable.location,
+                                service.name
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
     // A service that receives a declared variable the manifest does not give it: with
     // `--container SERVICE` it would get nothing.
     for service in &compose.services {
@@ -282,6 +315,7 @@ fn receives(
     variable: &Variable,
     declared: &Location,
     service: &ComposeService,
+    compose: &ComposeFile,
     findings: &mut Findings<'_>,
 ) {
     let name = variable.name.as_str();
@@ -309,6 +343,14 @@ fn receives(
     if shadowed || service.environment.iter().any(|e| e.passes(name)) {
         return;
     }
+    // Through a secret compose makes from the variable: a file, not an environment variable.
+    if compose
+        .secret_receivers(name)
+        .iter()
+        .any(|s| s.name == service.name)
+    {
+        return;
+    }
     if !service.opaque.is_empty() {
         // Reported once per service, naming every such variable.
         return;
@@ -329,6 +371,7 @@ fn receives(
 /// of a `required_when`, the path of a `file:`) nor itself written to a `file:`.
 fn unused(manifest: &Manifest, compose: &ComposeFile, findings: &mut Findings<'_>) {
     let mut used: HashSet<&str> = HashSet::new();
+    used.extend(compose.secrets.iter().map(|s| s.variable.as_str()));
     for variable in manifest.variables() {
         match &variable.origin {
             Origin::Composed(c) => {
@@ -416,5 +459,51 @@ mod tests {
         let surely = findings(&compose("${SET:+${NESTED}}"));
         assert_eq!(surely.len(), 1, "{surely:?}");
         assert!(surely[0].starts_with("error: "), "{surely:?}");
+    }
+
+    /// `secrets: {db_password: {environment: DATABASE_PASSWORD}}` and a service listing the
+    /// secret: the service receives the declared variable as a file, which `check` counts as
+    /// received; a secret from an undeclared variable is an error.
+    #[test]
+    fn a_variable_passed_as_an_environment_secret_is_received() {
+        let manifest = Manifest::parse(
+            Arc::from("vars.yaml"),
+            "service: s\nvariables:\n  - { name: DATABASE_PASSWORD, required: true, source: local, containers: [api] }\n",
+        )
+        .unwrap();
+        let file = |secrets: &str| {
+            ComposeFile::parse(
+                Arc::from("c.yaml"),
+                &format!("services:\n  api:\n    image: x\n    secrets:\n      - db_password\n      - source: other\nsecrets:\n{secrets}"),
+            )
+            .unwrap()
+        };
+        let passed =
+            file("  db_password:\n    environment: DATABASE_PASSWORD\n  other:\n    file: ./x\n");
+        let found: Vec<String> = cross_check(&manifest, &passed)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(found.is_empty(), "{found:?}");
+
+        let undeclared = file("  db_password:\n    environment: DB_PASSWORD\n");
+        let found: Vec<(bool, String)> = cross_check(&manifest, &undeclared)
+            .iter()
+            .map(|d| (d.is_error(), d.to_string()))
+            .collect();
+        assert!(
+            found.contains(&(
+                true,
+                "c.yaml:9:18: secret `db_password` takes its content from DB_PASSWORD, which is not declared in vars.yaml".to_owned()
+            )),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|(error, m)| *error
+                && m.contains(
+                    "DATABASE_PASSWORD is declared for container `api`, but service `api`"
+                )),
+            "{found:?}"
+        );
     }
 }

@@ -29,6 +29,20 @@ pub struct ComposeFile {
     pub references: Vec<ComposeReference>,
     /// Every `${` that compose refuses to interpolate ("Invalid template").
     pub invalid: Vec<InvalidInterpolation>,
+    /// Top-level `secrets:` whose content compose takes from its environment
+    /// (`db_password: {environment: DATABASE_PASSWORD}`).
+    pub secrets: Vec<EnvironmentSecret>,
+}
+
+/// A secret compose makes from one of its environment variables and mounts as a file
+/// (`/run/secrets/NAME`) in the services that list it: the value never appears in the
+/// container's environment or in `docker inspect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentSecret {
+    pub name: String,
+    pub variable: String,
+    /// Where `environment:` names the variable.
+    pub location: Location,
 }
 
 /// One service and what it passes into its containers' environment.
@@ -41,6 +55,15 @@ pub struct ComposeService {
     pub environment: Vec<EnvironmentEntry>,
     /// Sources of environment variables that cannot be read statically.
     pub opaque: Vec<OpaqueSource>,
+    /// The secrets the service lists (`secrets: [db_password]` or `- source: db_password`).
+    pub secrets: Vec<SecretUse>,
+}
+
+/// A secret listed by a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretUse {
+    pub name: String,
+    pub location: Location,
 }
 
 /// One entry of a service's `environment:`.
@@ -211,17 +234,41 @@ impl ComposeFile {
             None => Vec::new(),
             Some(root) => reader.services(root)?,
         };
+        let secrets = match &root {
+            None => Vec::new(),
+            Some(root) => reader.secrets(root),
+        };
         Ok(Self {
             path,
             services,
             references,
             invalid,
+            secrets,
         })
     }
 
     /// The service called `name`.
     pub fn service(&self, name: &str) -> Option<&ComposeService> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The variable whose value the secret `name` holds, when compose takes it from its
+    /// environment.
+    pub fn secret_variable(&self, name: &str) -> Option<&EnvironmentSecret> {
+        self.secrets.iter().find(|s| s.name == name)
+    }
+
+    /// The services that receive `variable` through a secret.
+    pub fn secret_receivers(&self, variable: &str) -> Vec<&ComposeService> {
+        self.services
+            .iter()
+            .filter(|service| {
+                service.secrets.iter().any(|used| {
+                    self.secret_variable(&used.name)
+                        .is_some_and(|s| s.variable == variable)
+                })
+            })
+            .collect()
     }
 }
 
@@ -360,6 +407,59 @@ impl Reader<'_> {
         (references, invalid)
     }
 
+    /// Top-level `secrets:` entries with `environment:`.
+    fn secrets(&self, root: &Spanned<Node>) -> Vec<EnvironmentSecret> {
+        let Node::Map(top) = &root.value else {
+            return Vec::new();
+        };
+        let Some((_, secrets)) = top.iter().rev().find(|(k, _)| k.value == "secrets") else {
+            return Vec::new();
+        };
+        let Node::Map(entries) = &secrets.value else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter_map(|(name, definition)| {
+                let Node::Map(fields) = &definition.value else {
+                    return None;
+                };
+                fields.iter().find_map(|(k, v)| match &v.value {
+                    Node::Str(variable) if k.value == "environment" => Some(EnvironmentSecret {
+                        name: name.value.clone(),
+                        variable: variable.clone(),
+                        location: self.at(&v.referenced),
+                    }),
+                    _ => None,
+                })
+            })
+            .collect()
+    }
+
+    /// A service's `secrets:`: names, or mappings with `source:`.
+    fn secret_uses(&self, node: &Spanned<Node>) -> Vec<SecretUse> {
+        let Node::Seq(items) = &node.value else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|item| {
+                let name = match &item.value {
+                    Node::Str(name) => name.clone(),
+                    Node::Map(fields) => fields.iter().find_map(|(k, v)| match &v.value {
+                        Node::Str(source) if k.value == "source" => Some(source.clone()),
+                        _ => None,
+                    })?,
+                    _ => return None,
+                };
+                Some(SecretUse {
+                    name,
+                    location: self.at(&item.referenced),
+                })
+            })
+            .collect()
+    }
+
     fn services(&self, root: &Spanned<Node>) -> Result<Vec<ComposeService>, ComposeError> {
         let Node::Map(top) = &root.value else {
             if matches!(root.value, Node::Null) {
@@ -429,6 +529,7 @@ impl Reader<'_> {
             location: self.at(&name.referenced),
             environment: Vec::new(),
             opaque: Vec::new(),
+            secrets: Vec::new(),
         };
         let fields = match &service.value {
             Node::Map(fields) => fields.as_slice(),
@@ -444,6 +545,7 @@ impl Reader<'_> {
         for (key, value) in fields {
             match key.value.as_str() {
                 "environment" => out.environment = self.environment(value)?,
+                "secrets" => out.secrets = self.secret_uses(value),
                 "env_file" if !matches!(value.value, Node::Null) => {
                     out.opaque.push(OpaqueSource {
                         location: self.at(&key.referenced),

@@ -51,6 +51,7 @@ impl Host {
             .arg("--store")
             .arg(format!("file:{}", self.file("store.yaml").display()))
             .env("FETCH_ENV_COMPOSE", self.file("compose-stand-in"))
+            .current_dir(self.dir.path())
             .args(args)
             .output()
             .unwrap()
@@ -256,4 +257,34 @@ fn composed_of_composed_reaches_every_consumer() {
         .output()
         .unwrap();
     assert_eq!(ok(&output), "a: PASS\nb: URL, WRAPPED\nc: WRAPPED\n");
+}
+
+/// compose does not recreate a service whose rotated value reaches it only as a secret file
+/// (`secrets: {NAME: {environment: VAR}}`): `restart` adds `--force-recreate` when a service it
+/// restarts receives a declared variable that way, and only then.
+#[test]
+fn restart_force_recreates_when_a_service_receives_a_declared_value_through_a_secret() {
+    let host = Host::new("api");
+    std::fs::write(
+        host.file("compose.yaml"),
+        "services:\n  telapi:\n    image: x\n    secrets: [db_password]\n  worker:\n    image: x\nsecrets:\n  db_password:\n    environment: DATABASE_PASSWORD\n",
+    )
+    .unwrap();
+    let output = host.fetch_env(&["restart"]);
+    ok(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(host.argv(), ["up", "-d", "--force-recreate"], "{stderr}");
+    assert!(
+        stderr.contains("telapi receives declared values through compose secrets"),
+        "{stderr}"
+    );
+
+    // Not when the restarted services receive nothing that way.
+    std::fs::write(
+        host.file("compose.yaml"),
+        "services:\n  telapi:\n    image: x\n    environment: [DATABASE_PASSWORD]\n",
+    )
+    .unwrap();
+    ok(&host.fetch_env(&["restart"]));
+    assert_eq!(host.argv(), ["up", "-d"]);
 }
