@@ -32,6 +32,8 @@ pub struct ComposeFile {
     /// Top-level `secrets:` whose content compose takes from its environment
     /// (`db_password: {environment: DATABASE_PASSWORD}`).
     pub secrets: Vec<EnvironmentSecret>,
+    /// Top-level `include:` paths, read when the file is read from disk.
+    includes: Vec<(String, Location)>,
 }
 
 /// A secret compose makes from one of its environment variables and mounts as a file
@@ -57,6 +59,12 @@ pub struct ComposeService {
     pub opaque: Vec<OpaqueSource>,
     /// The secrets the service lists (`secrets: [db_password]` or `- source: db_password`).
     pub secrets: Vec<SecretUse>,
+    /// `env_file:` entries: path, whether compose requires it, where it is named; and where
+    /// `env_file:` itself is.
+    env_files: Vec<(String, bool, Location)>,
+    env_file_at: Option<Location>,
+    /// `extends: {file: …, service: …}`: read when the file is read from disk.
+    extends_file: Option<(String, String, Location)>,
 }
 
 /// A secret listed by a service.
@@ -187,8 +195,134 @@ pub struct ComposeError {
 }
 
 impl ComposeFile {
-    /// Reads the compose file at `path`.
+    /// Reads the compose file at `path`, with what it takes from other files as compose does:
+    /// the services of its `include:` files, the base services of `extends: {file: …}`, and
+    /// whether each `env_file` is there (a missing one is refused unless `required: false`).
     pub fn read(path: &Path) -> Result<Self, ComposeError> {
+        Self::read_at(path, 0)
+    }
+
+    /// Several files as `docker compose -f A -f B` reads them: services merged by name, each
+    /// later file's `environment` entries over the earlier ones', key by key.
+    pub fn read_all(paths: &[std::path::PathBuf]) -> Result<Self, ComposeError> {
+        let mut files = paths.iter().map(|p| Self::read(p));
+        let Some(first) = files.next() else {
+            return Ok(Self {
+                path: Arc::from("(no compose file)"),
+                services: Vec::new(),
+                references: Vec::new(),
+                invalid: Vec::new(),
+                secrets: Vec::new(),
+                includes: Vec::new(),
+            });
+        };
+        let mut merged = first?;
+        for file in files {
+            merged.overlay(file?);
+        }
+        Ok(merged)
+    }
+
+    /// `other` over this file, as a later `-f` file.
+    fn overlay(&mut self, other: ComposeFile) {
+        self.path = Arc::from(format!("{} + {}", self.path, other.path));
+        for service in other.services {
+            match self.services.iter_mut().find(|s| s.name == service.name) {
+                Some(existing) => {
+                    merge(&mut existing.environment, &service.environment);
+                    existing.opaque.extend(service.opaque);
+                    existing.secrets.extend(service.secrets);
+                }
+                None => self.services.push(service),
+            }
+        }
+        self.references.extend(other.references);
+        self.references.sort_by(|a, b| a.location.cmp(&b.location));
+        self.invalid.extend(other.invalid);
+        self.invalid.sort();
+        for secret in other.secrets {
+            self.secrets.retain(|s| s.name != secret.name);
+            self.secrets.push(secret);
+        }
+    }
+
+    fn read_at(path: &Path, depth: usize) -> Result<Self, ComposeError> {
+        let mut file = Self::read_one(path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let nested = |location: &Location| ComposeError {
+            location: location.clone(),
+            message: "`include:` and `extends:` nest more than 8 files deep (a cycle?)".into(),
+        };
+        for service in &mut file.services {
+            service.opaque.retain(|o| o.kind != OpaqueKind::EnvFile);
+            let mut read = false;
+            for (env_file, required, location) in &service.env_files {
+                if dir.join(env_file).is_file() {
+                    read = true;
+                } else if *required {
+                    return Err(ComposeError {
+                        location: location.clone(),
+                        message: format!(
+                            "the env file {env_file} does not exist; compose refuses a missing `env_file` unless it is `required: false`"
+                        ),
+                    });
+                }
+            }
+            if let (true, Some(at)) = (read, &service.env_file_at) {
+                service.opaque.push(OpaqueSource {
+                    location: at.clone(),
+                    kind: OpaqueKind::EnvFile,
+                });
+            }
+        }
+        for i in 0..file.services.len() {
+            let Some((other, name, location)) = file.services[i].extends_file.clone() else {
+                continue;
+            };
+            if depth >= 8 {
+                return Err(nested(&location));
+            }
+            let base_file = Self::read_at(&dir.join(&other), depth + 1)?;
+            let Some(base) = base_file.service(&name) else {
+                return Err(ComposeError {
+                    location,
+                    message: format!(
+                        "`extends` names service `{name}`, which {other} does not define"
+                    ),
+                });
+            };
+            let service = &mut file.services[i];
+            service.opaque.retain(|o| o.kind != OpaqueKind::ExtendsFile);
+            let mut environment = base.environment.clone();
+            merge(&mut environment, &service.environment);
+            service.environment = environment;
+            service.opaque.extend(base.opaque.iter().cloned());
+        }
+        for (included, location) in std::mem::take(&mut file.includes) {
+            if depth >= 8 {
+                return Err(nested(&location));
+            }
+            let other = Self::read_at(&dir.join(&included), depth + 1)?;
+            for service in other.services {
+                if file.service(&service.name).is_some() {
+                    return Err(ComposeError {
+                        location,
+                        message: format!(
+                            "{included} defines service `{}`, which this file defines too; compose refuses the conflict",
+                            service.name
+                        ),
+                    });
+                }
+                file.services.push(service);
+            }
+            file.references.extend(other.references);
+            file.invalid.extend(other.invalid);
+            file.secrets.extend(other.secrets);
+        }
+        Ok(file)
+    }
+
+    fn read_one(path: &Path) -> Result<Self, ComposeError> {
         let name: Arc<str> = Arc::from(path.display().to_string());
         let bytes = std::fs::read(path).map_err(|e| ComposeError {
             location: Location::new(&name, 0, 0),
@@ -238,13 +372,35 @@ impl ComposeFile {
             None => Vec::new(),
             Some(root) => reader.secrets(root),
         };
-        Ok(Self {
+        let includes = match &root {
+            None => Vec::new(),
+            Some(root) => reader.includes(root),
+        };
+        let mut file = Self {
             path,
             services,
             references,
             invalid,
             secrets,
-        })
+            includes,
+        };
+        // Without the file's directory, an `env_file` cannot be looked at (assume it is there)
+        // and `extends` of another file cannot be followed.
+        for service in &mut file.services {
+            if let Some((_, _, at)) = &service.extends_file {
+                service.opaque.push(OpaqueSource {
+                    location: at.clone(),
+                    kind: OpaqueKind::ExtendsFile,
+                });
+            }
+            if let (Some(at), false) = (&service.env_file_at, service.env_files.is_empty()) {
+                service.opaque.push(OpaqueSource {
+                    location: at.clone(),
+                    kind: OpaqueKind::EnvFile,
+                });
+            }
+        }
+        Ok(file)
     }
 
     /// The service called `name`.
@@ -436,6 +592,68 @@ impl Reader<'_> {
             .collect()
     }
 
+    /// `env_file:` as a path, a list of paths, or a list of `{path, required}` (required by
+    /// default).
+    fn env_files(&self, node: &Spanned<Node>) -> Vec<(String, bool, Location)> {
+        let one = |item: &Spanned<Node>| match &item.value {
+            Node::Str(path) => Some((path.clone(), true, self.at(&item.referenced))),
+            Node::Map(fields) => {
+                let path = fields.iter().find_map(|(k, v)| match &v.value {
+                    Node::Str(p) if k.value == "path" => Some(p.clone()),
+                    _ => None,
+                })?;
+                let required = !fields.iter().any(|(k, v)| {
+                    k.value == "required" && matches!(&v.value, Node::Scalar(b) if b == "false")
+                });
+                Some((path, required, self.at(&item.referenced)))
+            }
+            _ => None,
+        };
+        match &node.value {
+            Node::Seq(items) => items.iter().filter_map(one).collect(),
+            _ => one(node).into_iter().collect(),
+        }
+    }
+
+    /// Top-level `include:`: paths, or mappings whose `path` is one path or a list.
+    fn includes(&self, root: &Spanned<Node>) -> Vec<(String, Location)> {
+        let Node::Map(top) = &root.value else {
+            return Vec::new();
+        };
+        let Some((_, include)) = top.iter().rev().find(|(k, _)| k.value == "include") else {
+            return Vec::new();
+        };
+        let Node::Seq(items) = &include.value else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match &item.value {
+                Node::Str(path) => out.push((path.clone(), self.at(&item.referenced))),
+                Node::Map(fields) => {
+                    for (k, v) in fields {
+                        if k.value != "path" {
+                            continue;
+                        }
+                        match &v.value {
+                            Node::Str(path) => out.push((path.clone(), self.at(&v.referenced))),
+                            Node::Seq(paths) => {
+                                for p in paths {
+                                    if let Node::Str(path) = &p.value {
+                                        out.push((path.clone(), self.at(&p.referenced)));
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// A service's `secrets:`: names, or mappings with `source:`.
     fn secret_uses(&self, node: &Spanned<Node>) -> Vec<SecretUse> {
         let Node::Seq(items) = &node.value else {
@@ -530,6 +748,9 @@ impl Reader<'_> {
             environment: Vec::new(),
             opaque: Vec::new(),
             secrets: Vec::new(),
+            env_files: Vec::new(),
+            env_file_at: None,
+            extends_file: None,
         };
         let fields = match &service.value {
             Node::Map(fields) => fields.as_slice(),
@@ -546,11 +767,9 @@ impl Reader<'_> {
             match key.value.as_str() {
                 "environment" => out.environment = self.environment(value)?,
                 "secrets" => out.secrets = self.secret_uses(value),
-                "env_file" if !matches!(value.value, Node::Null) => {
-                    out.opaque.push(OpaqueSource {
-                        location: self.at(&key.referenced),
-                        kind: OpaqueKind::EnvFile,
-                    });
+                "env_file" => {
+                    out.env_files = self.env_files(value);
+                    out.env_file_at = Some(self.at(&key.referenced));
                 }
                 "extends" => match &value.value {
                     Node::Str(base) => extends = Some(base.clone()),
@@ -561,13 +780,15 @@ impl Reader<'_> {
                                 _ => None,
                             })
                         };
-                        if get("file").is_some() {
-                            out.opaque.push(OpaqueSource {
+                        match (get("file"), get("service")) {
+                            (Some(file), Some(service)) => {
+                                out.extends_file = Some((file, service, self.at(&key.referenced)))
+                            }
+                            (Some(_), None) => out.opaque.push(OpaqueSource {
                                 location: self.at(&key.referenced),
                                 kind: OpaqueKind::ExtendsFile,
-                            });
-                        } else {
-                            extends = get("service");
+                            }),
+                            (None, service) => extends = service,
                         }
                     }
                     _ => {}

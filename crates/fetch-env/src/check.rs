@@ -5,7 +5,9 @@
 use fetch_env_core::{ComposeFile, Diagnostic, DiagnosticKind, Origin, Requirement, cross_check};
 
 use crate::cli::{CheckArgs, Global};
-use crate::context::{Inputs, failure_diagnostic};
+use std::path::PathBuf;
+
+use crate::context::{Inputs, default_compose_files, failure_diagnostic};
 use crate::diagnostics::emit;
 use crate::exit::{Exit, Failure};
 
@@ -57,8 +59,22 @@ pub fn check(global: &Global, args: &CheckArgs) -> Result<Exit, Failure> {
         }
     }
 
-    if let Some(path) = &args.compose {
-        let compose = ComposeFile::read(path).map_err(Failure::invalid)?;
+    if !args.compose.is_empty() {
+        let mut files: Vec<PathBuf> = Vec::new();
+        for file in &args.compose {
+            if file.is_empty() {
+                let found = default_compose_files(&inputs);
+                if found.is_empty() {
+                    return Err(Failure::usage(
+                        "--compose without FILE reads the files compose would read here (COMPOSE_FILE, else compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml), and there is none",
+                    ));
+                }
+                files.extend(found);
+            } else {
+                files.push(PathBuf::from(file));
+            }
+        }
+        let compose = ComposeFile::read_all(&files).map_err(Failure::invalid)?;
         findings.extend(cross_check(manifest, &compose));
     }
     findings.sort_by(|a, b| a.location.cmp(&b.location));

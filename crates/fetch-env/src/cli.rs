@@ -192,9 +192,11 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// A docker-compose.yaml to cross-check against the manifest.
-    #[arg(long, value_name = "FILE")]
-    pub compose: Option<PathBuf>,
+    /// A compose file to cross-check against the manifest; repeat it for several (as `docker
+    /// compose -f A -f B`). Without FILE: the files compose reads in the working directory
+    /// (COMPOSE_FILE, else compose.yaml or docker-compose.yaml and its override).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    pub compose: Vec<String>,
 
     /// Also resolve against the store and report drift (keys no variable declares).
     #[arg(long)]

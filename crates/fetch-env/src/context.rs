@@ -1,7 +1,7 @@
 //! Loading what every command needs: the manifest, the bootstrap file, the settings and the
 //! store, each failure already mapped to its exit code.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fetch_env_core::{
     Bootstrap, Choice, Diagnostic, DiagnosticKind, FileStore, Manifest, Resolution, ResolveOptions,
@@ -286,4 +286,43 @@ pub fn require_success(resolution: &Resolution<'_>) -> Result<(), Failure> {
 /// One failure of a resolution as the error it is reported as.
 pub fn failure_diagnostic(failure: &fetch_env_core::Failure) -> Diagnostic {
     Diagnostic::error(DiagnosticKind::Resolution, failure.to_string())
+}
+
+/// The compose files compose reads without `-f`: `COMPOSE_FILE` (environment, then bootstrap
+/// file; separated by `COMPOSE_PATH_SEPARATOR`, `:` by default), else the first of its default
+/// names in the working directory with its override file.
+pub fn default_compose_files(inputs: &Inputs) -> Vec<PathBuf> {
+    if let Some(list) = inputs.lookup("COMPOSE_FILE", None) {
+        let separator = inputs
+            .lookup("COMPOSE_PATH_SEPARATOR", None)
+            .map(|s| s.value)
+            .unwrap_or_else(|| ":".to_owned());
+        return list
+            .value
+            .split(separator.as_str())
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .collect();
+    }
+    let Some(file) = [
+        "compose.yaml",
+        "compose.yml",
+        "docker-compose.yaml",
+        "docker-compose.yml",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file()) else {
+        return Vec::new();
+    };
+    // The override file beside it, as compose picks it up.
+    let stem = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let overrides = ["yaml", "yml"].map(|ext| PathBuf::from(format!("{stem}.override.{ext}")));
+    std::iter::once(file)
+        .chain(overrides.into_iter().filter(|p| p.is_file()).take(1))
+        .collect()
 }

@@ -11,13 +11,11 @@
 //! would read here: `COMPOSE_FILE`, else `compose.yaml`, `compose.yml`, `docker-compose.yaml`
 //! or `docker-compose.yml`), `--force-recreate` is added.
 
-use std::ffi::{OsStr, OsString};
-use std::path::PathBuf;
-
 use fetch_env_core::ComposeFile;
+use std::ffi::{OsStr, OsString};
 
 use crate::cli::{Global, RestartArgs};
-use crate::context::{check_container, with_resolved};
+use crate::context::{check_container, default_compose_files, with_resolved};
 use crate::exec::exec_with_environment;
 use crate::exit::{Exit, Failure};
 
@@ -75,59 +73,18 @@ pub fn restart(global: &Global, args: &RestartArgs) -> Result<Exit, Failure> {
 /// a secret of the compose files compose would read in the working directory.
 fn secret_receivers(inputs: &crate::context::Inputs, containers: &[String]) -> Vec<String> {
     let mut receivers: Vec<String> = Vec::new();
-    for path in compose_files(inputs) {
-        // A file compose cannot read either fails compose itself; nothing to add here.
-        let Ok(compose) = ComposeFile::read(&path) else {
-            continue;
-        };
-        for variable in inputs.manifest.variables() {
-            for service in compose.secret_receivers(variable.name.as_str()) {
-                let targeted = containers.is_empty() || containers.contains(&service.name);
-                if targeted && !receivers.contains(&service.name) {
-                    receivers.push(service.name.clone());
-                }
+    // Files compose cannot read fail compose itself; nothing to add here.
+    let Ok(compose) = ComposeFile::read_all(&default_compose_files(inputs)) else {
+        return receivers;
+    };
+    for variable in inputs.manifest.variables() {
+        for service in compose.secret_receivers(variable.name.as_str()) {
+            let targeted = containers.is_empty() || containers.contains(&service.name);
+            if targeted && !receivers.contains(&service.name) {
+                receivers.push(service.name.clone());
             }
         }
     }
     receivers.sort();
     receivers
-}
-
-/// The compose files compose reads without `-f`: `COMPOSE_FILE` (environment, then bootstrap
-/// file; separated by `COMPOSE_PATH_SEPARATOR`, `:` by default), else the first of its default
-/// names in the working directory with its override file.
-fn compose_files(inputs: &crate::context::Inputs) -> Vec<PathBuf> {
-    if let Some(list) = inputs.lookup("COMPOSE_FILE", None) {
-        let separator = inputs
-            .lookup("COMPOSE_PATH_SEPARATOR", None)
-            .map(|s| s.value)
-            .unwrap_or_else(|| ":".to_owned());
-        return list
-            .value
-            .split(separator.as_str())
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
-            .collect();
-    }
-    let Some(file) = [
-        "compose.yaml",
-        "compose.yml",
-        "docker-compose.yaml",
-        "docker-compose.yml",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.is_file()) else {
-        return Vec::new();
-    };
-    // The override file beside it, as compose picks it up.
-    let stem = file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .to_owned();
-    let overrides = ["yaml", "yml"].map(|ext| PathBuf::from(format!("{stem}.override.{ext}")));
-    std::iter::once(file)
-        .chain(overrides.into_iter().filter(|p| p.is_file()).take(1))
-        .collect()
 }
