@@ -79,9 +79,9 @@ pub fn compose(dir: &Path) -> Command {
     command
 }
 
-/// `docker compose config --format json` of the project in `dir` (its `docker-compose.yaml`,
-/// and only it: `--project-directory` is `dir`), run by `command`, which must have come from
-/// [`compose`] or run it (`fetch-env run -- docker compose …`).
+/// The arguments after `docker compose` of `config --format json` on the project in `dir`: its
+/// `docker-compose.yaml` and nothing else (`--project-directory` is `dir`), for [`compose`] or
+/// for `fetch-env run -- docker compose …`.
 pub fn config_args(dir: &Path) -> Vec<String> {
     vec![
         "-f".into(),
