@@ -429,33 +429,45 @@ variables:
   - name: DATABASE_PASSWORD
     required: true
     sensitive: true
-    containers: [vault, app]
+    containers: [telapi, app]
     secret: { arn_from: DB_SECRET_ARN, type: json, key: password }
 ";
 
-/// `vault` receives the password only as a file (`secrets:` of `environment:` type), `app`
-/// in its environment.
+/// The README's compose snippet for a secret from the environment (the `yaml` block that
+/// declares `environment: DATABASE_PASSWORD`), run as written: `telapi` receives the password
+/// only as a file. Added to it: what each service needs to run here, and a service `app` that
+/// receives the password in its environment, for contrast.
 fn secret_compose() -> String {
-    format!(
-        "services:
-  vault:
-    image: {IMAGE}
-    command: [sleep, '86400']
-    network_mode: none
-    stop_signal: SIGKILL
-    secrets: [db_password]
-  app:
-    image: {IMAGE}
-    command: [sleep, '86400']
-    network_mode: none
-    stop_signal: SIGKILL
-    environment:
-      DATABASE_PASSWORD: ${{DATABASE_PASSWORD}}
-secrets:
-  db_password:
-    environment: DATABASE_PASSWORD
-"
-    )
+    let readme = std::fs::read_to_string(common::root().join("README.md")).expect("README.md");
+    let mut blocks = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("```"));
+    let snippet = blocks
+        .find(|(block, _)| block.contains("environment: DATABASE_PASSWORD"))
+        .map(|(block, _)| block)
+        .expect("the README shows a secret from the environment in a yaml block");
+    let runnable = format!(
+        "    image: {IMAGE}\n    command: [sleep, '86400']\n    network_mode: none\n    stop_signal: SIGKILL\n"
+    );
+    let mut compose = String::new();
+    for line in snippet.lines() {
+        if line == "secrets:" {
+            compose.push_str("  app:\n");
+            compose.push_str(&runnable);
+            compose.push_str("    environment:\n      DATABASE_PASSWORD: ${DATABASE_PASSWORD}\n");
+        }
+        compose.push_str(line);
+        compose.push('\n');
+        if line == "  telapi:" {
+            compose.push_str(&runnable);
+        }
+    }
+    assert!(
+        compose.contains("  app:") && compose.contains(IMAGE),
+        "the README's snippet changed shape:\n{snippet}"
+    );
+    compose
 }
 
 fn secret_store(password: &str) -> String {
@@ -474,7 +486,7 @@ fn inspect_text(project: &Project, service: &str) -> String {
 
 #[test]
 fn a_secret_from_the_environment_is_a_file_with_the_exact_value_and_not_in_inspect() {
-    const MARK: &str = "CANARY-vault-7f3a";
+    const MARK: &str = "CANARY-telapi-7f3a";
     const ROTATED_MARK: &str = "CANARY-rotated-91c2";
     let password = format!("{PASSWORD}{MARK}");
     let rotated = format!("{ROTATED_PASSWORD}{ROTATED_MARK}");
@@ -482,7 +494,7 @@ fn a_secret_from_the_environment_is_a_file_with_the_exact_value_and_not_in_inspe
     project.store(&secret_store(&password));
     project.run_compose(&["up", "-d"]).assert_ok();
 
-    let file = project.exec("vault", &["cat", "/run/secrets/db_password"]);
+    let file = project.exec("telapi", &["cat", "/run/secrets/db_password"]);
     assert_eq!(
         file,
         password.as_bytes(),
@@ -490,13 +502,13 @@ fn a_secret_from_the_environment_is_a_file_with_the_exact_value_and_not_in_inspe
     );
     assert!(
         !project
-            .environment_of("vault")
+            .environment_of("telapi")
             .contains_key("DATABASE_PASSWORD")
     );
-    let inspected = inspect_text(&project, "vault");
+    let inspected = inspect_text(&project, "telapi");
     assert!(
         !inspected.contains(MARK),
-        "the password reached docker inspect of vault:\n{inspected}"
+        "the password reached docker inspect of telapi:\n{inspected}"
     );
     let started = project.containers();
 
@@ -516,14 +528,14 @@ fn a_secret_from_the_environment_is_a_file_with_the_exact_value_and_not_in_inspe
         rotated.as_bytes()
     );
     assert_eq!(
-        after_up["vault"], started["vault"],
+        after_up["telapi"], started["telapi"],
         "compose now recreates a service whose only change is a secret's value: \
          the README's note on secrets (and restart) can be revisited"
     );
     assert_eq!(
-        project.exec("vault", &["cat", "/run/secrets/db_password"]),
+        project.exec("telapi", &["cat", "/run/secrets/db_password"]),
         password.as_bytes(),
-        "vault's secret file changed without a recreation"
+        "telapi's secret file changed without a recreation"
     );
 
     // `--force-recreate` does recreate it, with the new value in its file.
@@ -532,14 +544,14 @@ fn a_secret_from_the_environment_is_a_file_with_the_exact_value_and_not_in_inspe
         .assert_ok();
     let forced = project.containers();
     assert_ne!(
-        forced["vault"].id, started["vault"].id,
-        "vault was not recreated"
+        forced["telapi"].id, started["telapi"].id,
+        "telapi was not recreated"
     );
     assert_eq!(
-        project.exec("vault", &["cat", "/run/secrets/db_password"]),
+        project.exec("telapi", &["cat", "/run/secrets/db_password"]),
         rotated.as_bytes()
     );
-    assert!(!inspect_text(&project, "vault").contains(ROTATED_MARK));
+    assert!(!inspect_text(&project, "telapi").contains(ROTATED_MARK));
 }
 
 /// The engine helper's own promise: the engine answers, and the image runs its busybox.

@@ -192,9 +192,10 @@ impl Engine {
         // watchdog stopped it as that binary exited): it holds the pid file until it is done.
         wait_for_exit(&pidfile, Duration::from_secs(60));
         let _ = fs::remove_file(&socket);
+        let data = home.join("data");
         let arguments = [
             format!("--host={}", engine.host),
-            format!("--data-root={}", home.join("data").display()),
+            format!("--data-root={}", data.display()),
             format!("--exec-root={}", home.join("exec").display()),
             format!("--pidfile={}", pidfile.display()),
             "--storage-driver=vfs".into(),
@@ -207,12 +208,16 @@ impl Engine {
         ];
         let quoted: Vec<String> = arguments.iter().map(|a| shell_quoted(a)).collect();
         // The shell prints dockerd's PID, then waits for its standard input to close (this
-        // process exiting, however it exits) and stops dockerd by that PID.
+        // process exiting, however it exits) and stops dockerd by that PID. dockerd may leave
+        // the bind mount it puts on its data root (for mount propagation) behind, which would
+        // make the target directory impossible to remove: the shell unmounts it.
         let script = format!(
-            "{} {} >{} 2>&1 & pid=$!; echo $pid; read _; kill $pid; wait $pid",
+            "{} {} >{} 2>&1 & pid=$!; echo $pid; read _; kill $pid; wait $pid; \
+             umount {} 2>/dev/null",
             shell_quoted(&dockerd.display().to_string()),
             quoted.join(" "),
             shell_quoted(&log.display().to_string()),
+            shell_quoted(&data.display().to_string()),
         );
         let mut child = Command::new("sh")
             .arg("-c")
