@@ -205,6 +205,10 @@ impl Engine {
             "--ip-masq=false".into(),
             "--userland-proxy=false".into(),
             "--log-level=warn".into(),
+            // Should it find a host's containerd running (and so use it rather than start one
+            // of its own), it keeps to namespaces no other engine uses.
+            "--containerd-namespace=fetch-env-tests".into(),
+            "--containerd-plugins-namespace=fetch-env-tests-plugins".into(),
         ];
         let quoted: Vec<String> = arguments.iter().map(|a| shell_quoted(a)).collect();
         // The shell prints dockerd's PID, then waits for its standard input to close (this
