@@ -485,7 +485,7 @@ fn inspect_text(project: &Project, service: &str) -> String {
 }
 
 #[test]
-fn a_secret_from_the_environment_is_a_file_with_the_exact_value_and_not_in_inspect() {
+fn a_secret_from_the_environment_is_an_exact_file_kept_out_of_inspect_and_restart_renews_it() {
     const MARK: &str = "CANARY-telapi-7f3a";
     const ROTATED_MARK: &str = "CANARY-rotated-91c2";
     let password = format!("{PASSWORD}{MARK}");
@@ -538,20 +538,53 @@ fn a_secret_from_the_environment_is_a_file_with_the_exact_value_and_not_in_inspe
         "telapi's secret file changed without a recreation"
     );
 
-    // `--force-recreate` does recreate it, with the new value in its file.
-    project
-        .run_compose(&["up", "-d", "--force-recreate"])
-        .assert_ok();
-    let forced = project.containers();
-    assert_ne!(
-        forced["telapi"].id, started["telapi"].id,
-        "telapi was not recreated"
+    // `--force-recreate` does recreate it, with the new value in its file; `restart` adds it
+    // because the service receives a declared variable through a secret.
+    let consumers = project
+        .fetch_env()
+        .args(["consumers", "DATABASE_PASSWORD", "--names"])
+        .run();
+    consumers.assert_ok();
+    let restart = project
+        .fetch_env()
+        .args(["restart", "--containers", consumers.stdout().trim()])
+        .run_within(COMPOSE_LIMIT);
+    restart.assert_ok();
+    assert!(
+        restart
+            .stderr
+            .contains("recreating every service restarted: telapi"),
+        "{}",
+        restart.show()
     );
+    let restarted = project.containers();
+    for service in ["telapi", "app"] {
+        assert_ne!(
+            restarted[service].id, after_up[service].id,
+            "restart did not recreate {service}"
+        );
+    }
     assert_eq!(
         project.exec("telapi", &["cat", "/run/secrets/db_password"]),
         rotated.as_bytes()
     );
     assert!(!inspect_text(&project, "telapi").contains(ROTATED_MARK));
+
+    // And a plain `up -d --force-recreate` recreates it too, with the value of the moment.
+    let third = format!("third {PASSWORD}");
+    project.store(&secret_store(&third));
+    project
+        .run_compose(&["up", "-d", "--force-recreate"])
+        .assert_ok();
+    let forced = project.containers();
+    assert_ne!(
+        forced["telapi"].id, restarted["telapi"].id,
+        "telapi was not recreated"
+    );
+    assert_eq!(
+        project.exec("telapi", &["cat", "/run/secrets/db_password"]),
+        third.as_bytes()
+    );
 }
 
 /// The engine helper's own promise: the engine answers, and the image runs its busybox.
