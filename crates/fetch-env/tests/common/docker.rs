@@ -53,6 +53,12 @@ pub fn docker_config() -> PathBuf {
     config
 }
 
+/// compose v2's own binary (the CLI plugin), for a test that runs it directly, as the
+/// `docker-compose` standalone command.
+pub fn compose_binary() -> PathBuf {
+    docker_config().join("cli-plugins/docker-compose")
+}
+
 /// The environment of every docker and compose command: nothing but `PATH`, a UTF-8 locale,
 /// `HOME` and the private `DOCKER_CONFIG`.
 pub fn hermetic_environment() -> Vec<(String, String)> {
