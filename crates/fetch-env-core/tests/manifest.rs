@@ -36,7 +36,7 @@ fn the_seed_manifest_is_valid_and_modelled() {
     assert_eq!(password.containers[0].name, "telapi");
     assert_eq!(
         password.containers[0].location.to_string(),
-        format!("{}:31:18", m.path)
+        format!("{}:32:18", m.path)
     );
     match &password.origin {
         Origin::Secret(s) => {

@@ -7,11 +7,21 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fetch_env_aws::AwsSettings;
+use fetch_env_core::{BundleLookup, Choice, SsmLookup};
+
+/// The version and the commit the binary was built from (`0.1.0 (commit 1a2b3c4)`), as
+/// `build.rs` found it.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("FETCH_ENV_COMMIT"),
+    ")"
+);
 
 #[derive(Debug, Parser)]
 #[command(
     name = "fetch-env",
-    version,
+    version = VERSION,
     about = "Resolve a service's vars.yaml from the bootstrap file, SSM Parameter Store and Secrets Manager",
     long_about = None,
     args_conflicts_with_subcommands = false,
@@ -26,6 +36,12 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The words of a setting with a fixed set of values, as the one parser of those values
+/// ([`Choice`]) knows them: for `--help` and shell completion.
+fn words<T: Choice>() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(T::VALUES.iter().map(|(word, _)| *word))
 }
 
 /// Options every command shares.
@@ -57,13 +73,13 @@ pub struct Global {
     /// How SSM parameters are found: `by-path` (every parameter under the service path,
     /// recursively; the default) or `by-name` (only the declared names, in one round trip).
     /// Also FETCH_ENV_SSM_LOOKUP.
-    #[arg(long, global = true, value_name = "STRATEGY")]
+    #[arg(long, global = true, value_name = "STRATEGY", value_parser = words::<SsmLookup>())]
     pub ssm_lookup: Option<String>,
 
     /// How Secrets Manager bundles are found: `prefix` (every secret under
     /// NAMESPACE/service/; the default) or `bundle` (only NAMESPACE/service/secrets, no
     /// ListSecrets permission needed). Also FETCH_ENV_SECRETS_LOOKUP.
-    #[arg(long, global = true, value_name = "MODE")]
+    #[arg(long, global = true, value_name = "MODE", value_parser = words::<BundleLookup>())]
     pub secrets_lookup: Option<String>,
 
     // The four AWS settings state their defaults from the constants the AWS store uses, so
@@ -172,6 +188,19 @@ pub enum Command {
     Consumers(ConsumersArgs),
     /// The least-privilege IAM policy this manifest needs on this host, as JSON.
     IamPolicy(IamPolicyArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from these same definitions.
+    Manpage,
+    /// Print the JSON Schema (draft 2020-12) of vars.yaml, for editors and validators.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

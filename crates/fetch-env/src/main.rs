@@ -12,6 +12,7 @@ mod cli;
 mod consumers;
 mod context;
 mod diagnostics;
+mod documents;
 mod exec;
 mod exit;
 mod explain;
@@ -68,6 +69,9 @@ fn main() -> ExitCode {
         Some(Command::Restart(args)) => restart::restart(&cli.global, args),
         Some(Command::Consumers(args)) => consumers::consumers(&cli.global, args),
         Some(Command::IamPolicy(args)) => iam_policy::iam_policy(&cli.global, args),
+        Some(Command::Completions(args)) => documents::completions(args.shell),
+        Some(Command::Manpage) => documents::manpage(),
+        Some(Command::Schema) => documents::schema(),
     };
     match outcome {
         Ok(exit) => exit.into(),

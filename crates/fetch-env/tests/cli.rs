@@ -187,3 +187,24 @@ fn removed_settings(toml: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// `--version` names the commit the binary was built from: this checkout's HEAD.
+#[test]
+fn the_version_names_the_commit_it_was_built_from() {
+    let head = std::process::Command::new("git")
+        .current_dir(common::root())
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .expect("git (the tests run in a checkout)");
+    let head = String::from_utf8(head.stdout).unwrap();
+    let output = common::fetch_env().arg("--version").output().unwrap();
+    let version = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        version.starts_with(&format!(
+            "fetch-env {} (commit {}",
+            env!("CARGO_PKG_VERSION"),
+            head.trim()
+        )),
+        "{version}"
+    );
+}
