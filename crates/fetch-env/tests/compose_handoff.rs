@@ -177,7 +177,7 @@ fn as_map(values: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The measurement behind the README's `--format file` limits: every hostile value written by
+/// The measurement behind the `--format file` limits of docs/compose.md: every hostile value written by
 /// `--format file` and read back by compose v2's env-file reader (compose-go's dotenv) as the
 /// `env_file:` of a service. All of them in one file first (as a host writes it: a value that
 /// swallowed the line after it would show there); should that differ, each value alone in a

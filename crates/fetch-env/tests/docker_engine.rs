@@ -433,12 +433,13 @@ variables:
     secret: { arn_from: DB_SECRET_ARN, type: json, key: password }
 ";
 
-/// The README's compose snippet for a secret from the environment (the `yaml` block that
+/// The documented compose snippet (docs/compose.md) for a secret from the environment (the `yaml` block that
 /// declares `environment: DATABASE_PASSWORD`), run as written: `telapi` receives the password
 /// only as a file. Added to it: what each service needs to run here, and a service `app` that
 /// receives the password in its environment, for contrast.
 fn secret_compose() -> String {
-    let readme = std::fs::read_to_string(common::root().join("README.md")).expect("README.md");
+    let readme =
+        std::fs::read_to_string(common::root().join("docs/compose.md")).expect("docs/compose.md");
     let mut blocks = readme
         .split("```yaml\n")
         .skip(1)
@@ -446,7 +447,7 @@ fn secret_compose() -> String {
     let snippet = blocks
         .find(|(block, _)| block.contains("environment: DATABASE_PASSWORD"))
         .map(|(block, _)| block)
-        .expect("the README shows a secret from the environment in a yaml block");
+        .expect("docs/compose.md shows a secret from the environment in a yaml block");
     let runnable = format!(
         "    image: {IMAGE}\n    command: [sleep, '86400']\n    network_mode: none\n    stop_signal: SIGKILL\n"
     );
@@ -465,7 +466,7 @@ fn secret_compose() -> String {
     }
     assert!(
         compose.contains("  app:") && compose.contains(IMAGE),
-        "the README's snippet changed shape:\n{snippet}"
+        "the snippet of docs/compose.md changed shape:\n{snippet}"
     );
     compose
 }
@@ -530,7 +531,7 @@ fn a_secret_from_the_environment_is_an_exact_file_kept_out_of_inspect_and_restar
     assert_eq!(
         after_up["telapi"], started["telapi"],
         "compose now recreates a service whose only change is a secret's value: \
-         the README's note on secrets (and restart) can be revisited"
+         the note on secrets in docs/compose.md (and restart) can be revisited"
     );
     assert_eq!(
         project.exec("telapi", &["cat", "/run/secrets/db_password"]),

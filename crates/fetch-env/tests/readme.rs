@@ -128,15 +128,16 @@ fn every_example_composes_its_urls() {
     }
 }
 
-/// The settings table of the README states the retry and timeout defaults the AWS store uses.
+/// The AWS settings table (docs/aws.md) states the retry and timeout defaults the AWS store
+/// uses.
 #[test]
-fn the_readme_states_the_aws_defaults_the_code_uses() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+fn the_docs_state_the_aws_defaults_the_code_uses() {
+    let readme = std::fs::read_to_string(root().join("docs/aws.md")).unwrap();
     for (variable, flag, default) in common::aws_defaults() {
         let row = readme
             .lines()
             .find(|l| l.starts_with(&format!("| `{variable}`, `{flag}` |")))
-            .unwrap_or_else(|| panic!("the README's settings table has no row for {variable}"));
+            .unwrap_or_else(|| panic!("docs/aws.md's settings table has no row for {variable}"));
         let stated = row
             .trim_end_matches('|')
             .rsplit('|')
