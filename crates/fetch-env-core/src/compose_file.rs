@@ -13,11 +13,9 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
-
 use crate::location::Location;
 use crate::yaml;
+use crate::yaml_tree::{Node, NodeValue};
 
 /// A compose file, as far as fetch-env needs it.
 #[derive(Debug, Clone)]
@@ -337,15 +335,10 @@ impl ComposeFile {
 
     /// Parses `text`, naming `path` in errors.
     pub fn parse(path: Arc<str>, text: &str) -> Result<Self, ComposeError> {
-        let root =
-            serde_saphyr::from_str_with_options::<Option<Spanned<Node>>>(text, yaml::options())
-                .map_err(|e| {
-                    let p = yaml::problem_from_error(&e);
-                    ComposeError {
-                        location: Location::new(&path, p.line, p.column),
-                        message: p.message,
-                    }
-                })?;
+        let root = crate::yaml_tree::parse(text).map_err(|p| ComposeError {
+            location: Location::new(&path, p.line, p.column),
+            message: p.message,
+        })?;
         let reader = Reader {
             path: Arc::clone(&path),
             text,
@@ -428,17 +421,6 @@ impl ComposeFile {
     }
 }
 
-/// A YAML node with every value located.
-#[derive(Debug)]
-enum Node {
-    Map(Vec<(Spanned<String>, Spanned<Node>)>),
-    Seq(Vec<Spanned<Node>>),
-    Str(String),
-    /// A number or a boolean, as text.
-    Scalar(String),
-    Null,
-}
-
 struct Reader<'t> {
     path: Arc<str>,
     text: &'t str,
@@ -460,26 +442,28 @@ impl Reader<'_> {
     /// The first key written twice in one mapping, in file order, located where it is written
     /// again. (Checked here rather than while reading: the parser locates an error raised by a
     /// visitor at the enclosing mapping, and the top-level mapping not at all.)
-    fn duplicate_key(&self, node: &Spanned<Node>) -> Result<(), ComposeError> {
+    fn duplicate_key(&self, node: &Node) -> Result<(), ComposeError> {
         match &node.value {
-            Node::Map(entries) => {
+            NodeValue::Mapping(entries) => {
                 // A mapping of ten thousand keys must not cost a scan of the earlier keys for each.
                 let mut seen: HashMap<&str, &serde_saphyr::Location> = HashMap::new();
                 for (key, value) in entries {
-                    if let Some(first) = seen.insert(&key.value, &key.referenced) {
-                        return Err(
-                            self.error(&key.referenced, yaml::duplicate_key(&key.value, first))
-                        );
+                    let name = key.scalar_text().unwrap_or_default();
+                    if let Some(first) = seen.insert(name, &key.at) {
+                        return Err(self.error(&key.at, yaml::duplicate_key(name, first)));
                     }
                     self.duplicate_key(value)?;
                 }
             }
-            Node::Seq(items) => {
+            NodeValue::Sequence(items) => {
                 for item in items {
                     self.duplicate_key(item)?;
                 }
             }
-            Node::Str(_) | Node::Scalar(_) | Node::Null => {}
+            NodeValue::String(_)
+            | NodeValue::Number(_)
+            | NodeValue::Bool { .. }
+            | NodeValue::Null => {}
         }
         Ok(())
     }
@@ -488,31 +472,31 @@ impl Reader<'_> {
     /// once, at its definition.
     fn collect(
         &self,
-        node: &Spanned<Node>,
+        node: &Node,
         seen: &mut HashSet<(u64, u64)>,
         references: &mut Vec<ComposeReference>,
         invalid: &mut Vec<InvalidInterpolation>,
     ) {
         match &node.value {
-            Node::Map(entries) => {
+            NodeValue::Mapping(entries) => {
                 for (_, value) in entries {
                     self.collect(value, seen, references, invalid);
                 }
             }
-            Node::Seq(items) => {
+            NodeValue::Sequence(items) => {
                 for item in items {
                     self.collect(item, seen, references, invalid);
                 }
             }
-            Node::Str(text) => {
-                let at = &node.defined;
+            NodeValue::String(text) => {
+                let at = &node.defined();
                 if seen.insert((at.line(), at.column())) {
                     let (found, bad) = self.scan(text, at);
                     references.extend(found);
                     invalid.extend(bad);
                 }
             }
-            Node::Scalar(_) | Node::Null => {}
+            NodeValue::Number(_) | NodeValue::Bool { .. } | NodeValue::Null => {}
         }
     }
 
@@ -564,28 +548,34 @@ impl Reader<'_> {
     }
 
     /// Top-level `secrets:` entries with `environment:`.
-    fn secrets(&self, root: &Spanned<Node>) -> Vec<EnvironmentSecret> {
-        let Node::Map(top) = &root.value else {
+    fn secrets(&self, root: &Node) -> Vec<EnvironmentSecret> {
+        let NodeValue::Mapping(top) = &root.value else {
             return Vec::new();
         };
-        let Some((_, secrets)) = top.iter().rev().find(|(k, _)| k.value == "secrets") else {
+        let Some((_, secrets)) = top
+            .iter()
+            .rev()
+            .find(|(k, _)| k.scalar_text() == Some("secrets"))
+        else {
             return Vec::new();
         };
-        let Node::Map(entries) = &secrets.value else {
+        let NodeValue::Mapping(entries) = &secrets.value else {
             return Vec::new();
         };
         entries
             .iter()
             .filter_map(|(name, definition)| {
-                let Node::Map(fields) = &definition.value else {
+                let NodeValue::Mapping(fields) = &definition.value else {
                     return None;
                 };
                 fields.iter().find_map(|(k, v)| match &v.value {
-                    Node::Str(variable) if k.value == "environment" => Some(EnvironmentSecret {
-                        name: name.value.clone(),
-                        variable: variable.clone(),
-                        location: self.at(&v.referenced),
-                    }),
+                    NodeValue::String(variable) if k.scalar_text() == Some("environment") => {
+                        Some(EnvironmentSecret {
+                            name: text(name),
+                            variable: variable.clone(),
+                            location: self.at(&v.at),
+                        })
+                    }
                     _ => None,
                 })
             })
@@ -594,53 +584,58 @@ impl Reader<'_> {
 
     /// `env_file:` as a path, a list of paths, or a list of `{path, required}` (required by
     /// default).
-    fn env_files(&self, node: &Spanned<Node>) -> Vec<(String, bool, Location)> {
-        let one = |item: &Spanned<Node>| match &item.value {
-            Node::Str(path) => Some((path.clone(), true, self.at(&item.referenced))),
-            Node::Map(fields) => {
+    fn env_files(&self, node: &Node) -> Vec<(String, bool, Location)> {
+        let one = |item: &Node| match &item.value {
+            NodeValue::String(path) => Some((path.clone(), true, self.at(&item.at))),
+            NodeValue::Mapping(fields) => {
                 let path = fields.iter().find_map(|(k, v)| match &v.value {
-                    Node::Str(p) if k.value == "path" => Some(p.clone()),
+                    NodeValue::String(p) if k.scalar_text() == Some("path") => Some(p.clone()),
                     _ => None,
                 })?;
                 let required = !fields.iter().any(|(k, v)| {
-                    k.value == "required" && matches!(&v.value, Node::Scalar(b) if b == "false")
+                    k.scalar_text() == Some("required")
+                        && matches!(&v.value, NodeValue::Bool { value: false, .. })
                 });
-                Some((path, required, self.at(&item.referenced)))
+                Some((path, required, self.at(&item.at)))
             }
             _ => None,
         };
         match &node.value {
-            Node::Seq(items) => items.iter().filter_map(one).collect(),
+            NodeValue::Sequence(items) => items.iter().filter_map(one).collect(),
             _ => one(node).into_iter().collect(),
         }
     }
 
     /// Top-level `include:`: paths, or mappings whose `path` is one path or a list.
-    fn includes(&self, root: &Spanned<Node>) -> Vec<(String, Location)> {
-        let Node::Map(top) = &root.value else {
+    fn includes(&self, root: &Node) -> Vec<(String, Location)> {
+        let NodeValue::Mapping(top) = &root.value else {
             return Vec::new();
         };
-        let Some((_, include)) = top.iter().rev().find(|(k, _)| k.value == "include") else {
+        let Some((_, include)) = top
+            .iter()
+            .rev()
+            .find(|(k, _)| k.scalar_text() == Some("include"))
+        else {
             return Vec::new();
         };
-        let Node::Seq(items) = &include.value else {
+        let NodeValue::Sequence(items) = &include.value else {
             return Vec::new();
         };
         let mut out = Vec::new();
         for item in items {
             match &item.value {
-                Node::Str(path) => out.push((path.clone(), self.at(&item.referenced))),
-                Node::Map(fields) => {
+                NodeValue::String(path) => out.push((path.clone(), self.at(&item.at))),
+                NodeValue::Mapping(fields) => {
                     for (k, v) in fields {
-                        if k.value != "path" {
+                        if k.scalar_text() != Some("path") {
                             continue;
                         }
                         match &v.value {
-                            Node::Str(path) => out.push((path.clone(), self.at(&v.referenced))),
-                            Node::Seq(paths) => {
+                            NodeValue::String(path) => out.push((path.clone(), self.at(&v.at))),
+                            NodeValue::Sequence(paths) => {
                                 for p in paths {
-                                    if let Node::Str(path) = &p.value {
-                                        out.push((path.clone(), self.at(&p.referenced)));
+                                    if let NodeValue::String(path) = &p.value {
+                                        out.push((path.clone(), self.at(&p.at)));
                                     }
                                 }
                             }
@@ -655,48 +650,53 @@ impl Reader<'_> {
     }
 
     /// A service's `secrets:`: names, or mappings with `source:`.
-    fn secret_uses(&self, node: &Spanned<Node>) -> Vec<SecretUse> {
-        let Node::Seq(items) = &node.value else {
+    fn secret_uses(&self, node: &Node) -> Vec<SecretUse> {
+        let NodeValue::Sequence(items) = &node.value else {
             return Vec::new();
         };
         items
             .iter()
             .filter_map(|item| {
                 let name = match &item.value {
-                    Node::Str(name) => name.clone(),
-                    Node::Map(fields) => fields.iter().find_map(|(k, v)| match &v.value {
-                        Node::Str(source) if k.value == "source" => Some(source.clone()),
-                        _ => None,
-                    })?,
+                    NodeValue::String(name) => name.clone(),
+                    NodeValue::Mapping(fields) => {
+                        fields.iter().find_map(|(k, v)| match &v.value {
+                            NodeValue::String(source) if k.scalar_text() == Some("source") => {
+                                Some(source.clone())
+                            }
+                            _ => None,
+                        })?
+                    }
                     _ => return None,
                 };
                 Some(SecretUse {
                     name,
-                    location: self.at(&item.referenced),
+                    location: self.at(&item.at),
                 })
             })
             .collect()
     }
 
-    fn services(&self, root: &Spanned<Node>) -> Result<Vec<ComposeService>, ComposeError> {
-        let Node::Map(top) = &root.value else {
-            if matches!(root.value, Node::Null) {
+    fn services(&self, root: &Node) -> Result<Vec<ComposeService>, ComposeError> {
+        let NodeValue::Mapping(top) = &root.value else {
+            if matches!(root.value, NodeValue::Null) {
                 return Ok(Vec::new());
             }
-            return Err(self.error(
-                &root.referenced,
-                "a compose file is a mapping (with `services`)",
-            ));
+            return Err(self.error(&root.at, "a compose file is a mapping (with `services`)"));
         };
-        let Some((_, services)) = top.iter().rev().find(|(k, _)| k.value == "services") else {
+        let Some((_, services)) = top
+            .iter()
+            .rev()
+            .find(|(k, _)| k.scalar_text() == Some("services"))
+        else {
             return Ok(Vec::new());
         };
         let entries = match &services.value {
-            Node::Map(entries) => entries.as_slice(),
-            Node::Null => &[],
+            NodeValue::Mapping(entries) => entries.as_slice(),
+            NodeValue::Null => &[],
             _ => {
                 return Err(self.error(
-                    &services.referenced,
+                    &services.at,
                     "`services` must be a mapping of service names",
                 ));
             }
@@ -716,7 +716,10 @@ impl Reader<'_> {
             let mut chain = Vec::new();
             let mut base = bases[i].clone();
             while let Some(name) = base.take() {
-                let Some(j) = entries.iter().position(|(k, _)| k.value == name) else {
+                let Some(j) = entries
+                    .iter()
+                    .position(|(k, _)| k.scalar_text() == Some(name.as_str()))
+                else {
                     break;
                 };
                 if chain.contains(&j) || j == i || chain.len() > entries.len() {
@@ -739,12 +742,12 @@ impl Reader<'_> {
     /// One service, and the name of the service of the same file it extends.
     fn service(
         &self,
-        name: &Spanned<String>,
-        service: &Spanned<Node>,
+        name: &Node,
+        service: &Node,
     ) -> Result<(ComposeService, Option<String>), ComposeError> {
         let mut out = ComposeService {
-            name: name.value.clone(),
-            location: self.at(&name.referenced),
+            name: text(name),
+            location: self.at(&name.at),
             environment: Vec::new(),
             opaque: Vec::new(),
             secrets: Vec::new(),
@@ -753,39 +756,41 @@ impl Reader<'_> {
             extends_file: None,
         };
         let fields = match &service.value {
-            Node::Map(fields) => fields.as_slice(),
-            Node::Null => &[],
+            NodeValue::Mapping(fields) => fields.as_slice(),
+            NodeValue::Null => &[],
             _ => {
                 return Err(self.error(
-                    &service.referenced,
-                    format!("service `{}` must be a mapping", name.value),
+                    &service.at,
+                    format!("service `{}` must be a mapping", text(name)),
                 ));
             }
         };
         let mut extends = None;
         for (key, value) in fields {
-            match key.value.as_str() {
+            match key.scalar_text().unwrap_or_default() {
                 "environment" => out.environment = self.environment(value)?,
                 "secrets" => out.secrets = self.secret_uses(value),
                 "env_file" => {
                     out.env_files = self.env_files(value);
-                    out.env_file_at = Some(self.at(&key.referenced));
+                    out.env_file_at = Some(self.at(&key.at));
                 }
                 "extends" => match &value.value {
-                    Node::Str(base) => extends = Some(base.clone()),
-                    Node::Map(options) => {
+                    NodeValue::String(base) => extends = Some(base.clone()),
+                    NodeValue::Mapping(options) => {
                         let get = |field: &str| {
                             options.iter().find_map(|(k, v)| match &v.value {
-                                Node::Str(s) if k.value == field => Some(s.clone()),
+                                NodeValue::String(s) if k.scalar_text() == Some(field) => {
+                                    Some(s.clone())
+                                }
                                 _ => None,
                             })
                         };
                         match (get("file"), get("service")) {
                             (Some(file), Some(service)) => {
-                                out.extends_file = Some((file, service, self.at(&key.referenced)))
+                                out.extends_file = Some((file, service, self.at(&key.at)))
                             }
                             (Some(_), None) => out.opaque.push(OpaqueSource {
-                                location: self.at(&key.referenced),
+                                location: self.at(&key.at),
                                 kind: OpaqueKind::ExtendsFile,
                             }),
                             (None, service) => extends = service,
@@ -801,17 +806,18 @@ impl Reader<'_> {
 
     /// `environment:` in list form (`- KEY=value`, `- KEY`) or map form (`KEY: value`,
     /// `KEY:`).
-    fn environment(&self, node: &Spanned<Node>) -> Result<Vec<EnvironmentEntry>, ComposeError> {
+    fn environment(&self, node: &Node) -> Result<Vec<EnvironmentEntry>, ComposeError> {
         let mut entries = Vec::new();
         match &node.value {
-            Node::Null => {}
-            Node::Seq(items) => {
+            NodeValue::Null => {}
+            NodeValue::Sequence(items) => {
                 for item in items {
                     let text = match &item.value {
-                        Node::Str(s) | Node::Scalar(s) => s.as_str(),
+                        NodeValue::String(s) | NodeValue::Number(s) => s.as_str(),
+                        NodeValue::Bool { text, .. } => text.as_str(),
                         _ => {
                             return Err(self.error(
-                                &item.referenced,
+                                &item.at,
                                 "an `environment` list entry must be `KEY=value` or `KEY`",
                             ));
                         }
@@ -827,41 +833,41 @@ impl Reader<'_> {
                     };
                     entries.push(EnvironmentEntry {
                         name: name.trim().to_owned(),
-                        location: self.at(&item.referenced),
+                        location: self.at(&item.at),
                         value,
                     });
                 }
             }
-            Node::Map(items) => {
+            NodeValue::Mapping(items) => {
                 for (key, value) in items {
                     let value = match &value.value {
-                        Node::Null => EntryValue::PassThrough,
-                        Node::Str(_) => EntryValue::Set {
+                        NodeValue::Null => EntryValue::PassThrough,
+                        NodeValue::String(_) => EntryValue::Set {
                             references: self.names(value),
                         },
-                        Node::Scalar(_) => EntryValue::Set {
+                        NodeValue::Number(_) | NodeValue::Bool { .. } => EntryValue::Set {
                             references: Vec::new(),
                         },
-                        Node::Map(_) | Node::Seq(_) => {
+                        NodeValue::Mapping(_) | NodeValue::Sequence(_) => {
                             return Err(self.error(
-                                &value.referenced,
+                                &value.at,
                                 format!(
                                     "the value of `{}` in `environment` must be a string, a number or empty",
-                                    key.value
+                                    text(key)
                                 ),
                             ));
                         }
                     };
                     entries.push(EnvironmentEntry {
-                        name: key.value.clone(),
-                        location: self.at(&key.referenced),
+                        name: text(key),
+                        location: self.at(&key.at),
                         value,
                     });
                 }
             }
             _ => {
                 return Err(self.error(
-                    &node.referenced,
+                    &node.at,
                     "`environment` must be a list of KEY=value or a mapping",
                 ));
             }
@@ -870,8 +876,8 @@ impl Reader<'_> {
     }
 
     /// The names a string node interpolates, each once.
-    fn names(&self, node: &Spanned<Node>) -> Vec<String> {
-        let Node::Str(text) = &node.value else {
+    fn names(&self, node: &Node) -> Vec<String> {
+        let NodeValue::String(text) = &node.value else {
             return Vec::new();
         };
         let mut names = BTreeSet::new();
@@ -882,6 +888,11 @@ impl Reader<'_> {
         }
         names.into_iter().collect()
     }
+}
+
+/// A key or name node's text (empty for a key that is no scalar).
+fn text(node: &Node) -> String {
+    node.scalar_text().unwrap_or_default().to_owned()
 }
 
 /// `own` over `inherited`, entry by entry (compose merges environments by key).
@@ -1146,106 +1157,6 @@ impl LineIndex {
             .get(start..offset)
             .map_or(0, |prefix| prefix.chars().count());
         Location::new(path, line as u64, column as u64 + 1)
-    }
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NodeVisitor;
-        impl<'de> Visitor<'de> for NodeVisitor {
-            type Value = Node;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a YAML value")
-            }
-            fn visit_unit<E>(self) -> Result<Node, E> {
-                Ok(Node::Null)
-            }
-            fn visit_none<E>(self) -> Result<Node, E> {
-                Ok(Node::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
-                Node::deserialize(d)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
-                Ok(Node::Scalar(v.to_string()))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
-                Ok(Node::Scalar(v.to_string()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
-                Ok(Node::Scalar(v.to_string()))
-            }
-            fn visit_i128<E>(self, v: i128) -> Result<Node, E> {
-                Ok(Node::Scalar(v.to_string()))
-            }
-            fn visit_u128<E>(self, v: u128) -> Result<Node, E> {
-                Ok(Node::Scalar(v.to_string()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
-                Ok(Node::Scalar(v.to_string()))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
-                Ok(Node::Str(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Node, E> {
-                Ok(Node::Str(v))
-            }
-            fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<Node, E> {
-                Err(E::custom("binary data is not a compose value"))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<Spanned<Node>>()? {
-                    items.push(item);
-                }
-                Ok(Node::Seq(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-                // Duplicate keys are kept here and refused by `Reader::duplicate_key`.
-                let mut entries: Vec<(Spanned<String>, Spanned<Node>)> = Vec::new();
-                while let Some(key) = map.next_key::<Spanned<Key>>()? {
-                    let key = Spanned::new(key.value.0, key.referenced, key.defined);
-                    let value = map.next_value::<Spanned<Node>>()?;
-                    entries.push((key, value));
-                }
-                Ok(Node::Map(entries))
-            }
-        }
-        deserializer.deserialize_any(NodeVisitor)
-    }
-}
-
-/// A mapping key: any scalar, as text.
-struct Key(String);
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a scalar key")
-            }
-            fn visit_unit<E>(self) -> Result<Key, E> {
-                Ok(Key(String::new()))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
-                Ok(Key(v.to_owned()))
-            }
-        }
-        deserializer.deserialize_any(KeyVisitor)
     }
 }
 

@@ -57,6 +57,11 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlProblem> {
 }
 
 impl Node {
+    /// Where the node's text is written (the anchor's place for an alias).
+    pub fn defined(&self) -> &Location {
+        &self.defined
+    }
+
     /// The scalar's text when the node is a scalar (a string, number or boolean as written).
     pub fn scalar_text(&self) -> Option<&str> {
         match &self.value {
