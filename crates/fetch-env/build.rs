@@ -7,12 +7,6 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-env-changed=FETCH_ENV_COMMIT");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for watched in [".git/HEAD", ".git/index"] {
-        let path = root.join(watched);
-        if path.exists() {
-            println!("cargo:rerun-if-changed={}", path.display());
-        }
-    }
     let git = |args: &[&str]| {
         Command::new("git")
             .current_dir(&root)
@@ -22,6 +16,21 @@ fn main() {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
+    // Built again when HEAD moves: HEAD itself, the branch it names (a commit changes that, not
+    // HEAD), the packed refs and the index (for `-dirty`), wherever git keeps them (a worktree's
+    // `.git` is a file naming another directory).
+    let mut watched = vec!["HEAD".to_owned(), "index".to_owned(), "packed-refs".to_owned()];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watched.push(branch);
+    }
+    for name in watched {
+        if let Some(path) = git(&["rev-parse", "--git-path", &name]) {
+            let path = root.join(path);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
+    }
     let commit = std::env::var("FETCH_ENV_COMMIT").ok().unwrap_or_else(|| {
         match git(&["rev-parse", "--short=12", "HEAD"]) {
             Some(commit) => {
