@@ -19,7 +19,11 @@ fn main() {
     // Built again when HEAD moves: HEAD itself, the branch it names (a commit changes that, not
     // HEAD), the packed refs and the index (for `-dirty`), wherever git keeps them (a worktree's
     // `.git` is a file naming another directory).
-    let mut watched = vec!["HEAD".to_owned(), "index".to_owned(), "packed-refs".to_owned()];
+    let mut watched = vec![
+        "HEAD".to_owned(),
+        "index".to_owned(),
+        "packed-refs".to_owned(),
+    ];
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
         watched.push(branch);
     }
