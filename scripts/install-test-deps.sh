@@ -9,6 +9,8 @@
 # `docker compose` works without touching ~/.docker. Safe to run again: it only installs what is
 # missing. With --bench, also what bench/bench.py needs beyond the tests: protoc, to build
 # teller (one of the benchmark's contenders) from crates.io, and GNU time for peak RSS.
+# The release tests' tools (binutils, man-db, systemd-analyze, cargo-zigbuild and zig) are
+# installed too: release.rs builds and inspects the release artifacts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +39,14 @@ if ! { command -v dockerd || [ -x /usr/sbin/dockerd ]; } >/dev/null || ! command
   missing+=(docker.io)
 fi
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# The tests of the release artifacts (release.rs): objdump reads the binary's symbol versions,
+# ldd its libraries (libc-bin), dpkg installs the package into a fresh root, man reads its page,
+# systemd-analyze verifies its unit, and the minimal root holds the host's CA bundle.
+command -v objdump >/dev/null || missing+=(binutils)
+command -v ldd >/dev/null || missing+=(libc-bin)
+command -v man >/dev/null || missing+=(man-db)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 if [ "$bench" = 1 ]; then
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
   [ -x /usr/bin/time ] || missing+=(time)
@@ -85,6 +95,10 @@ if ! DOCKER_CONFIG=$venv/docker-config docker compose version 2>/dev/null |
   echo "docker compose (the plugin at $plugin) does not report v$COMPOSE_VERSION" >&2
   exit 1
 fi
+
+# cargo-zigbuild and zig (PyPI, pinned in scripts/release.sh), which build the release
+# artifacts that release.rs tests.
+scripts/release.sh --tools
 
 if [ -f tests/node/package.json ]; then
   (cd tests/node && npm ci --silent --no-audit --no-fund)

@@ -13,6 +13,7 @@
 # both tools come from PyPI, pinned, into a venv under target/ (FETCH_ENV_RELEASE_VENV). The man
 # page, the completions and the schema are what the built binary prints, never files of ours.
 #
+# `scripts/release.sh --tools` only installs the two tools (scripts/install-test-deps.sh runs it);
 # `scripts/release.sh --source-hash` prints the hash of every file the artifacts are made from;
 # target/dist/.source-sha256 holds the hash they were made from, so that the tests of the
 # artifacts (crates/fetch-env/tests/release.rs) rebuild them only when the source changed.
@@ -36,14 +37,33 @@ source_hash() {
   } | LC_ALL=C sort -u | while read -r file; do sha256sum "$file"; done | sha256sum | cut -d' ' -f1
 }
 
-if [ "${1:-}" = --source-hash ]; then
+install_tools() {
+  if ! "$venv/bin/python" -c "
+import importlib.metadata as m
+assert m.version('cargo-zigbuild') == '$CARGO_ZIGBUILD_VERSION'
+assert m.version('ziglang') == '$ZIGLANG_VERSION'" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+      "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" "ziglang==$ZIGLANG_VERSION"
+  fi
+}
+venv=${FETCH_ENV_RELEASE_VENV:-target/release-venv}
+
+case "${1:-}" in
+--source-hash)
   source_hash
   exit 0
-fi
-if [ $# -gt 0 ]; then
-  echo "usage: scripts/release.sh [--source-hash]" >&2
+  ;;
+--tools)
+  install_tools
+  exit 0
+  ;;
+"") ;;
+*)
+  echo "usage: scripts/release.sh [--source-hash | --tools]" >&2
   exit 2
-fi
+  ;;
+esac
 
 fail() {
   echo "release.sh: $*" >&2
@@ -54,15 +74,17 @@ for tool in python3 dpkg-deb gzip sha256sum; do
   command -v "$tool" >/dev/null || fail "$tool is missing (scripts/install-test-deps.sh installs it)"
 done
 
-venv=${FETCH_ENV_RELEASE_VENV:-target/release-venv}
-if ! "$venv/bin/python" -c "
-import importlib.metadata as m
-assert m.version('cargo-zigbuild') == '$CARGO_ZIGBUILD_VERSION'
-assert m.version('ziglang') == '$ZIGLANG_VERSION'" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" "ziglang==$ZIGLANG_VERSION"
-fi
+install_tools
+
+# Run by cargo (a test of the artifacts), this script inherits the variables cargo sets for one
+# package; build scripts watch some of them (ring's build.rs watches CARGO_PKG_NAME and
+# CARGO_MANIFEST_DIR), and the cargo below would rebuild them for nothing.
+for variable in $(compgen -e); do
+  case $variable in
+  CARGO_PKG_* | CARGO_MANIFEST_* | CARGO_CRATE_* | CARGO_BIN_* | CARGO_PRIMARY_PACKAGE | \
+    CARGO_TARGET_TMPDIR | OUT_DIR) unset "$variable" ;;
+  esac
+done
 # cargo-zigbuild runs zig as `python3 -m ziglang`: the venv's python3 comes first on PATH.
 export PATH="$PWD/$venv/bin:$PATH"
 
@@ -104,6 +126,7 @@ can be built; nothing is written in their place."
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/fetch-env-deb.XXXXXX")
 trap 'rm -rf "$root"' EXIT
+chmod 0755 "$root"
 install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/share/man/man1" \
   "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions" \
   "$root/usr/share/fish/vendor_completions.d" "$root/usr/share/fetch-env" \
