@@ -407,12 +407,12 @@ fn the_installed_binary_runs_in_the_fresh_root() {
         .expect("run dpkg");
     succeeded(&status, "dpkg -i");
     let engine = engine();
-    let image = format!("fetch-env-test/installed:{}", source_tag());
-    import_root(engine, fresh.path(), &image);
+    let image = "fetch-env-test/release-installed:latest";
+    import_root(engine, fresh.path(), image);
     let output = engine
         .docker()
         .args(["run", "--rm", "--network", "none", "--read-only"])
-        .arg(&image)
+        .arg(image)
         .args(["/usr/bin/fetch-env", "--version"])
         .output()
         .expect("run docker");
@@ -542,11 +542,11 @@ fn the_unit_runs_the_restart_step_of_the_instance_service() {
 
 const INSTALL: &str = "scripts/install-test-deps.sh";
 
-/// The source hash the artifacts were built from, short, for image tags.
-fn source_tag() -> String {
+/// The source hash the artifacts were built from.
+fn source_hash() -> String {
     artifacts();
     let hash = fs::read_to_string(root().join("target/dist/.source-sha256")).unwrap();
-    hash.trim()[..16].to_owned()
+    hash.trim().to_owned()
 }
 
 /// A root filesystem holding the released binary as `/usr/bin/fetch-env`, the glibc libraries
@@ -557,7 +557,7 @@ fn minimal_image(engine: &Engine) -> String {
     IMAGE
         .get_or_init(|| {
             let binary = &artifacts().binary;
-            let image = format!("fetch-env-test/release-minimal:{}", source_tag());
+            let image = "fetch-env-test/release-minimal:latest".to_owned();
             let dir = tempfile::tempdir().unwrap();
             let root = dir.path();
             install_file(binary, &root.join("usr/bin/fetch-env"));
@@ -632,15 +632,24 @@ fn install_file(from: &Path, to: &Path) {
         .unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), to.display()));
 }
 
-/// `docker import`s the directory `root` as `image`, unless the engine has it.
+/// `docker import`s the directory `root` as `image`, unless the engine has it from the same
+/// source: the image's comment is the artifacts' source hash, and an image of another source is
+/// removed first, so that the engine's data root keeps one copy of each image.
 fn import_root(engine: &Engine, root: &Path, image: &str) {
-    let present = engine
+    let source = source_hash();
+    let comment = engine
         .docker()
-        .args(["image", "inspect", image])
+        .args(["image", "inspect", "--format", "{{.Comment}}", image])
         .output()
-        .is_ok_and(|o| o.status.success());
-    if present {
-        return;
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match comment {
+        Some(comment) if comment == source => return,
+        Some(_) => {
+            engine.run(&["rmi", "--force", image]);
+        }
+        None => {}
     }
     let archive = tempfile::NamedTempFile::new().unwrap();
     stdout_of(
@@ -651,7 +660,13 @@ fn import_root(engine: &Engine, root: &Path, image: &str) {
             .arg(archive.path())
             .arg("."),
     );
-    engine.run(&["import", &archive.path().display().to_string(), image]);
+    engine.run(&[
+        "import",
+        "--message",
+        &source,
+        &archive.path().display().to_string(),
+        image,
+    ]);
 }
 
 /// The environment of the binary in a container: an AWS-compatible endpoint, moto's test
