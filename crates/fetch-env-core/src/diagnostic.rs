@@ -41,8 +41,6 @@ pub enum DiagnosticKind {
     StoreFile,
     /// A compose file, read or cross-checked against the manifest.
     Compose,
-    /// A secret's JSON text.
-    SecretJson,
     /// A setting (flag, environment, bootstrap file).
     Setting,
     /// An answer of AWS, or AWS not answering.

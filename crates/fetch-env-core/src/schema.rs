@@ -17,7 +17,7 @@ use crate::raw_manifest::{
 };
 
 /// The type of one field of one mapping of the manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum FieldType {
     /// Any scalar, read as its text (`default: 5432`).
     Text,
@@ -25,7 +25,7 @@ pub(crate) enum FieldType {
     Name,
     Boolean,
     /// One of a validator's choices.
-    Choice(&'static [&'static str]),
+    Choice(Vec<&'static str>),
     /// A list of names.
     Names,
     /// A list of compose service names.
@@ -39,10 +39,8 @@ pub(crate) enum FieldType {
 const NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 const SERVICE_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
 
-fn words<T: Choice>() -> &'static [&'static str] {
-    // Leaked once per choice for the 'static slice a schema type holds: a handful of words.
-    let words: Vec<&'static str> = T::VALUES.iter().map(|(word, _)| *word).collect();
-    Box::leak(words.into_boxed_slice())
+fn words<T: Choice>() -> Vec<&'static str> {
+    T::VALUES.iter().map(|(word, _)| *word).collect()
 }
 
 /// The mappings of the manifest and the reader's field list of each.

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::run::replace_all;
+
 use std::collections::HashMap;
 use std::process::{Command, Output};
 
@@ -15,12 +17,6 @@ fn fetch_env_aws(endpoint: &str) -> Command {
         .with_test_credentials()
         .on_aws(endpoint)
         .command()
-}
-
-/// Replaces every key of `map` by its value in `text`.
-fn replace_all(text: &str, map: &HashMap<String, String>) -> String {
-    map.iter()
-        .fold(text.to_owned(), |t, (from, to)| t.replace(from, to))
 }
 
 fn run(command: &mut Command) -> Output {

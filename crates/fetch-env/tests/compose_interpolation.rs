@@ -17,9 +17,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::FetchEnv;
 use common::docker::compose_binary;
 use common::run::write;
-use common::{FetchEnv, require_tool};
 
 /// The interpolation forms of the corpus.
 const FORMS: &[&str] = &[
@@ -164,7 +164,6 @@ struct Corpus {
 
 impl Corpus {
     fn new() -> Self {
-        require_tool("bash", "apt-get install bash");
         let dir = tempfile::tempdir().unwrap();
         write(
             dir.path(),

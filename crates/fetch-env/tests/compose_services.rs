@@ -15,7 +15,7 @@ use std::process::Command;
 use fetch_env_core::ComposeFile;
 
 use common::FetchEnv;
-use common::docker::compose_binary;
+use common::docker::{compose_binary, hermetic_environment};
 use common::run::write;
 
 /// One project: its files, and how compose is pointed at them.
@@ -146,8 +146,7 @@ fn compose_reads(
         command
             .current_dir(dir)
             .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", dir)
+            .envs(hermetic_environment())
             .env("A", "a")
             .env("B", "b")
             .env("C", "c")

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::moto::venv;
+use common::moto::venv_tool;
 use common::run::write;
 use common::{FetchEnv, fetch_env, require_tool, root};
 
@@ -101,13 +101,7 @@ fn every_example_names_the_schema() {
 }
 
 fn check_jsonschema() -> PathBuf {
-    let path = venv().join("bin/check-jsonschema");
-    assert!(
-        path.is_file(),
-        "check-jsonschema is not installed at {}; run scripts/install-test-deps.sh",
-        path.display()
-    );
-    path
+    venv_tool("check-jsonschema")
 }
 
 /// `check-jsonschema`'s verdict on `manifest`.

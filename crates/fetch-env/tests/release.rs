@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::run::replace_all;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
@@ -754,11 +756,6 @@ fn unit_keys(unit: &str) -> HashMap<(String, String), Vec<String>> {
             .push(value.trim().to_owned());
     }
     keys
-}
-
-fn replace_all(text: &str, map: &HashMap<String, String>) -> String {
-    map.iter()
-        .fold(text.to_owned(), |t, (from, to)| t.replace(from, to))
 }
 
 /// Runs `command`; fails the test unless it succeeds; returns its stdout.

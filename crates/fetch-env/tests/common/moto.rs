@@ -29,14 +29,19 @@ pub fn venv() -> PathBuf {
         .unwrap_or_else(|| root().join("target/test-venv"))
 }
 
-fn moto_server() -> PathBuf {
-    let path = venv().join("bin/moto_server");
+/// A program of the test venv, failing the test with how to install it when it is missing.
+pub fn venv_tool(name: &str) -> PathBuf {
+    let path = venv().join("bin").join(name);
     assert!(
         path.is_file(),
-        "moto's server is not installed at {}; run {INSTALL}",
+        "{name} is not installed at {}; run scripts/install-test-deps.sh (it installs the test venv)",
         path.display()
     );
     path
+}
+
+fn moto_server() -> PathBuf {
+    venv_tool("moto_server")
 }
 
 /// The shared server, started on first use.

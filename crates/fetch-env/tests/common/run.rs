@@ -483,3 +483,9 @@ pub fn yaml_quoted(value: &str) -> String {
 pub fn yaml_single_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
+
+/// `text` with every key of `map` replaced by its value (the ARNs moto gave, and back).
+pub fn replace_all(text: &str, map: &std::collections::HashMap<String, String>) -> String {
+    map.iter()
+        .fold(text.to_owned(), |t, (from, to)| t.replace(from, to))
+}
