@@ -10,7 +10,7 @@
 //! The three run concurrently on one thread; nothing is requested twice.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
@@ -23,8 +23,9 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector};
+use aws_types::app_name::AppName;
 use aws_types::region::Region;
 use fetch_env_core::{
     BundleQuery, FetchedSecret, Parameter, ParameterQuery, SecretFetchError, SecretPayload,
@@ -35,9 +36,10 @@ use futures_util::future::try_join_all;
 use crate::actions::{
     BATCH_GET_SECRET_VALUE, GET_PARAMETERS, GET_PARAMETERS_BY_PATH, GET_SECRET_VALUE, LIST_SECRETS,
 };
-use crate::aws_settings::{AwsSettings, without_userinfo};
+use crate::aws_settings::{AwsSettings, CaBundle, RetryMode, without_userinfo};
 use crate::call_counter::CallCounter;
-use crate::error_translation::{batch_read_error, is_not_found, is_refused, translate};
+use crate::certificate_probe::{self, Presented, Proxies};
+use crate::error_translation::{batch_read_error, chain, is_not_found, is_refused, translate};
 
 /// SSM and Secrets Manager through the AWS SDK.
 pub struct AwsStore {
@@ -49,6 +51,15 @@ pub struct AwsStore {
     endpoint: Option<String>,
     counter: CallCounter,
     phases: Mutex<Vec<(&'static str, Duration)>>,
+    /// What is needed to say whose certificate was refused, should TLS refuse one.
+    tls: TlsFacts,
+}
+
+/// The trust settings and proxies the connections use, for [`certificate_probe`].
+struct TlsFacts {
+    ca_bundle: Option<CaBundle>,
+    profile: String,
+    proxies: Proxies,
 }
 
 impl fmt::Debug for AwsStore {
@@ -75,6 +86,7 @@ impl AwsStore {
         // that needs AWS (a manifest of local variables runs anywhere).
         let region = settings.region.clone().unwrap_or_default();
         let proxy = proxy_config(settings)?;
+        let tls_context = tls_context(settings.ca_bundle.as_ref())?;
         let http_client =
             HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
                 let mut builder = Connector::builder();
@@ -85,6 +97,7 @@ impl AwsStore {
                 builder
                     .proxy_config(proxy.clone())
                     .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                    .tls_context(tls_context.clone())
                     .build()
             });
         let timeouts = TimeoutConfig::builder()
@@ -124,12 +137,23 @@ impl AwsStore {
                 SharedCredentialsProvider::new(chain)
             }
         };
+        let app_name = AppName::new(settings.app_id.clone()).map_err(|_| {
+            StoreError::Invalid(format!(
+                "the SDK app id `{}` holds a character a user agent may not",
+                settings.app_id
+            ))
+        })?;
+        let retry = match settings.retry_mode {
+            RetryMode::Standard => RetryConfig::standard(),
+            RetryMode::Adaptive => RetryConfig::adaptive(),
+        };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.clone()))
             .http_client(http_client)
             .credentials_provider(credentials.clone())
+            .app_name(app_name)
             .retry_config(
-                RetryConfig::standard()
+                retry
                     .with_max_attempts(settings.max_attempts)
                     .with_initial_backoff(AwsSettings::INITIAL_BACKOFF)
                     .with_max_backoff(AwsSettings::MAX_BACKOFF),
@@ -159,6 +183,14 @@ impl AwsStore {
             endpoint: settings.endpoint_url.clone(),
             counter,
             phases: Mutex::new(Vec::new()),
+            tls: TlsFacts {
+                ca_bundle: settings.ca_bundle.clone(),
+                profile: settings.profile.clone(),
+                proxies: Proxies {
+                    https: settings.https_proxy.clone(),
+                    no_proxy: settings.no_proxy.clone(),
+                },
+            },
         })
     }
 
@@ -170,15 +202,28 @@ impl AwsStore {
             tokio::time::timeout(CREDENTIALS_TIMEOUT, self.credentials.provide_credentials()).await;
         self.record("credentials", started);
         let hint = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment or the bootstrap file, set AWS_PROFILE, or run on an instance with a role";
+        let hop_limit = |timed_out: bool| match (timed_out, container_clue()) {
+            (true, Some(clue)) => format!("\n{}", hop_limit_hint(clue)),
+            _ => String::new(),
+        };
         match result {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Unavailable(format!(
-                "no AWS credentials could be loaded ({}); {hint}",
-                e
-            ))),
+            Ok(Err(e)) => {
+                let cause = chain(&e);
+                let metadata_timed_out = {
+                    let lower = cause.to_ascii_lowercase();
+                    (lower.contains("imds") || lower.contains("metadata"))
+                        && (lower.contains("timeout") || lower.contains("timed out"))
+                };
+                Err(StoreError::Unavailable(format!(
+                    "no AWS credentials could be loaded ({cause}); {hint}{}",
+                    hop_limit(metadata_timed_out)
+                )))
+            }
             Err(_) => Err(StoreError::Unavailable(format!(
-                "no AWS credentials within {} s (the instance metadata service did not answer); {hint}",
-                CREDENTIALS_TIMEOUT.as_secs()
+                "no AWS credentials within {} s (the instance metadata service did not answer); {hint}{}",
+                CREDENTIALS_TIMEOUT.as_secs(),
+                hop_limit(true)
             ))),
         }
     }
@@ -420,6 +465,106 @@ fn parameter(p: &aws_sdk_ssm::types::Parameter) -> Option<Parameter> {
     })
 }
 
+/// What rustls says when it refuses a server's certificate.
+const CERTIFICATE_REFUSED: &str = "invalid peer certificate";
+
+impl AwsStore {
+    /// Whose certificate was refused, read by one more handshake with each HTTPS endpoint
+    /// requested, and where to add its CA.
+    async fn refused_certificate(&self) -> String {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        if let Some(bundle) = &self.tls.ca_bundle {
+            roots.add_parsable_certificates(bundle.certificates.iter().cloned());
+        }
+        let roots = Arc::new(roots);
+        let mut shown = None;
+        for endpoint in self.counter.endpoints() {
+            if !endpoint.starts_with("https://") {
+                continue;
+            }
+            if let Some(presented) = certificate_probe::presented(
+                &endpoint,
+                &self.tls.proxies,
+                roots.clone(),
+                Duration::from_secs(5),
+            )
+            .await
+            {
+                shown = Some(presented);
+                break;
+            }
+        }
+        let trust = format!(
+            "to trust its CA, name a PEM file of CA certificates in AWS_CA_BUNDLE (environment or bootstrap file) or in `ca_bundle` of profile `{}` in the shared config file (they are added to the system store), or add the CA to the system store (SSL_CERT_FILE, /etc/ssl/certs)",
+            self.tls.profile
+        );
+        let bundle = match &self.tls.ca_bundle {
+            Some(bundle) => format!(
+                "; {} names {} now, and no certificate in it vouches for this one",
+                bundle.setting,
+                bundle.path.display()
+            ),
+            None => String::new(),
+        };
+        match shown {
+            Some(Presented {
+                host,
+                subject,
+                issuer,
+                top,
+                verdict,
+            }) => {
+                let chain = match top {
+                    Some((top_subject, top_issuer)) => format!(
+                        "; the chain it sent ends at `{top_subject}`, issued by `{top_issuer}`"
+                    ),
+                    None => String::new(),
+                };
+                format!(
+                    "{host} presented a certificate for `{subject}`, issued by `{issuer}`{chain} ({verdict}): {trust}{bundle}"
+                )
+            }
+            None => format!("the server's certificate was refused: {trust}{bundle}"),
+        }
+    }
+}
+
+/// The trust store of every connection: the system's roots and those of the CA bundle.
+fn tls_context(bundle: Option<&CaBundle>) -> Result<TlsContext, StoreError> {
+    let mut trust = TrustStore::empty().with_native_roots(true);
+    if let Some(bundle) = bundle {
+        trust = trust.with_pem_certificate(bundle.pem.clone());
+    }
+    TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| StoreError::Invalid(format!("cannot set up TLS: {e}")))
+}
+
+/// Why this process is likely in a container, if it is.
+fn container_clue() -> Option<&'static str> {
+    if std::path::Path::new("/.dockerenv").exists() {
+        Some("/.dockerenv exists")
+    } else if std::path::Path::new("/run/.containerenv").exists() {
+        Some("/run/.containerenv exists")
+    } else if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+        Some("KUBERNETES_SERVICE_HOST is set")
+    } else if std::env::var_os("ECS_CONTAINER_METADATA_URI_V4").is_some() {
+        Some("ECS_CONTAINER_METADATA_URI_V4 is set")
+    } else if std::env::var_os("container").is_some() {
+        Some("the `container` variable is set")
+    } else {
+        None
+    }
+}
+
+fn hop_limit_hint(clue: &str) -> String {
+    format!(
+        "fetch-env runs in a container ({clue}): the instance metadata service answers a container behind a bridge only when the instance's IMDSv2 hop limit is 2 or more (the default is 1 on many AMIs); raise it with `aws ec2 modify-instance-metadata-options --instance-id INSTANCE --http-put-response-hop-limit 2 --http-endpoint enabled` (or HttpPutResponseHopLimit in the launch template's metadata options), run the container on the host's network, or give it credentials another way"
+    )
+}
+
 fn payload(text: Option<&str>, binary: bool) -> SecretPayload {
     match text {
         Some(text) => SecretPayload::Text(SecretValue::from(text)),
@@ -469,17 +614,29 @@ impl Store for AwsStore {
             ));
         }
         self.runtime.block_on(async {
-            self.check_credentials().await?;
-            let (parameters, bundles, secrets) = tokio::try_join!(
-                self.parameters(&request.parameters),
-                self.bundles(&request.bundles),
-                self.arn_secrets(&request.secrets),
-            )?;
-            Ok(StoreResponse {
-                parameters,
-                bundles,
-                secrets,
-            })
+            let result = async {
+                self.check_credentials().await?;
+                let (parameters, bundles, secrets) = tokio::try_join!(
+                    self.parameters(&request.parameters),
+                    self.bundles(&request.bundles),
+                    self.arn_secrets(&request.secrets),
+                )?;
+                Ok(StoreResponse {
+                    parameters,
+                    bundles,
+                    secrets,
+                })
+            }
+            .await;
+            match result {
+                Err(StoreError::Unavailable(message)) if message.contains(CERTIFICATE_REFUSED) => {
+                    Err(StoreError::Unavailable(format!(
+                        "{message}\n{}",
+                        self.refused_certificate().await
+                    )))
+                }
+                other => other,
+            }
         })
     }
 
@@ -528,10 +685,14 @@ mod tests {
             http_proxy: None,
             https_proxy: Some("http://user:s3cret@proxy:3128".into()),
             no_proxy: None,
+            ca_bundle: None,
+            profile: "default".into(),
             max_attempts: AwsSettings::DEFAULT_MAX_ATTEMPTS,
+            retry_mode: RetryMode::Standard,
             connect_timeout: AwsSettings::DEFAULT_CONNECT_TIMEOUT,
             attempt_timeout: AwsSettings::DEFAULT_ATTEMPT_TIMEOUT,
             operation_timeout: AwsSettings::DEFAULT_OPERATION_TIMEOUT,
+            app_id: "fetch-env-api".into(),
         };
         let store = AwsStore::new(&settings).unwrap();
         let shown = format!("{store:?}");

@@ -1,7 +1,7 @@
 //! Counts what a resolve costs: requests sent per API operation (retries included, so the
 //! count matches what the server sees) and operations started.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -13,10 +13,11 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-/// Per operation: (operations started, requests sent).
+/// Per operation: (operations started, requests sent); and the endpoints requested.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct CallCounter {
     counts: Arc<Mutex<BTreeMap<String, (u32, u32)>>>,
+    endpoints: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl CallCounter {
@@ -30,6 +31,14 @@ impl CallCounter {
             entry.0 += operations;
             entry.1 += requests;
         }
+    }
+
+    /// Every `scheme://authority` a request was sent to.
+    pub(crate) fn endpoints(&self) -> Vec<String> {
+        self.endpoints
+            .lock()
+            .map(|e| e.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// `(operation, operations, requests)` in name order.
@@ -64,11 +73,17 @@ impl Intercept for CallCounter {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.bump(cfg, 0, 1);
+        if let Ok(uri) = context.request().uri().parse::<http::Uri>()
+            && let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority())
+            && let Ok(mut endpoints) = self.endpoints.lock()
+        {
+            endpoints.insert(format!("{scheme}://{}", authority.as_str()));
+        }
         Ok(())
     }
 }

@@ -68,6 +68,11 @@ where
             let cause = chain(error);
             if cause.contains("credentials") || cause.contains("identity") {
                 credentials_message(&cause)
+            } else if cause.contains("invalid peer certificate") {
+                // The store adds whose certificate it was and where to trust its CA.
+                format!(
+                    "{action} on {resource}: the endpoint's TLS certificate was refused ({cause})"
+                )
             } else if failure.is_timeout() && cause.contains("connect") {
                 format!(
                     "{action} on {resource}: the connection timed out ({cause}); raise FETCH_ENV_AWS_CONNECT_TIMEOUT or check AWS_ENDPOINT_URL and the proxy settings"
@@ -190,7 +195,7 @@ fn credentials_message(cause: &str) -> String {
 }
 
 /// The error and its sources, as one line.
-fn chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut parts = vec![error.to_string()];
     let mut source = error.source();
     while let Some(s) = source {

@@ -14,8 +14,9 @@ pub mod actions;
 mod aws_settings;
 mod aws_store;
 mod call_counter;
+mod certificate_probe;
 mod error_translation;
 pub mod iam_policy;
 
-pub use aws_settings::{AwsSettings, AwsSettingsError, StaticCredentials};
+pub use aws_settings::{AwsSettings, AwsSettingsError, CaBundle, RetryMode, StaticCredentials};
 pub use aws_store::AwsStore;

@@ -104,8 +104,13 @@ impl Inputs {
         if spec == "aws" {
             let environment = |key: &str| std::env::var(key).ok();
             let overrides = |key: &str| global.aws_override(key);
-            let settings = AwsSettings::load(&environment, &self.bootstrap, &overrides)
-                .map_err(Failure::usage)?;
+            let settings = AwsSettings::load(
+                &environment,
+                &self.bootstrap,
+                &overrides,
+                &self.manifest.service,
+            )
+            .map_err(Failure::usage)?;
             let store = AwsStore::new(&settings).map_err(|e| match e {
                 fetch_env_core::StoreError::Invalid(m) => Failure::usage(m),
                 fetch_env_core::StoreError::Unavailable(m) => Failure::new(Exit::Backend, m),

@@ -60,8 +60,13 @@ pub fn iam_policy(global: &Global, args: &IamPolicyArgs) -> Result<Exit, Failure
 fn region(inputs: &Inputs, global: &Global) -> Result<String, Failure> {
     let environment = |key: &str| std::env::var(key).ok();
     let overrides = |key: &str| global.aws_override(key);
-    let settings =
-        AwsSettings::load(&environment, &inputs.bootstrap, &overrides).map_err(Failure::usage)?;
+    let settings = AwsSettings::load(
+        &environment,
+        &inputs.bootstrap,
+        &overrides,
+        &inputs.manifest.service,
+    )
+    .map_err(Failure::usage)?;
     let region = settings.region.ok_or_else(|| {
         Failure::usage(
             "AWS_REGION is not set, and the policy's ARNs need it: put AWS_REGION=… in the environment or the bootstrap file",

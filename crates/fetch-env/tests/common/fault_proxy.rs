@@ -46,6 +46,8 @@ struct State {
     /// The operation (`X-Amz-Target`) whose answers are rewritten, and how.
     rewrite: Mutex<Option<(String, Rewrite)>>,
     rewritten: AtomicUsize,
+    /// The `User-Agent` header of every request since the last reset.
+    user_agents: Mutex<Vec<String>>,
     stop: AtomicBool,
 }
 
@@ -118,8 +120,14 @@ impl FaultProxy {
         self.state.requests.load(Ordering::SeqCst)
     }
 
+    /// The `User-Agent` header of every request seen since the last reset.
+    pub fn user_agents(&self) -> Vec<String> {
+        self.state.user_agents.lock().expect("lock").clone()
+    }
+
     pub fn reset(&self) {
         self.state.operations.lock().expect("lock").clear();
+        self.state.user_agents.lock().expect("lock").clear();
         self.state.requests.store(0, Ordering::SeqCst);
         *self.state.fault.lock().expect("lock") = (None, 0);
         *self.state.rewrite.lock().expect("lock") = None;
@@ -150,6 +158,13 @@ fn handle(mut client: TcpStream, upstream_port: u16, state: &State) {
         })
         .unwrap_or_else(|| "other".to_owned());
     state.requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(agent) = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("user-agent")
+            .then(|| value.trim().to_owned())
+    }) {
+        state.user_agents.lock().expect("lock").push(agent);
+    }
     let rewrite = match &*state.rewrite.lock().expect("lock") {
         Some((target, rewrite)) if *target == operation => Some(Arc::clone(rewrite)),
         _ => None,

@@ -5,6 +5,7 @@ pub mod docker;
 pub mod fault_proxy;
 pub mod moto;
 pub mod run;
+pub mod tinyproxy;
 
 pub use run::FetchEnv;
 

@@ -19,6 +19,8 @@ const INSTALL: &str =
 pub struct Moto {
     pub endpoint: String,
     pub port: u16,
+    /// What seed.py needs besides the endpoint (the CA of a server on TLS).
+    seed_environment: Vec<(String, String)>,
     _watchdog: Mutex<Child>,
 }
 
@@ -57,10 +59,28 @@ impl Moto {
     }
 
     pub fn start_with(environment: &[(&str, &str)]) -> Moto {
+        Self::spawn(environment, None)
+    }
+
+    /// A private server on TLS with the certificate and key of `tls` (PEM files), reached as
+    /// `https://localhost:PORT`; `tls.2` is the CA that signed it, which seeding trusts.
+    pub fn start_tls(tls: (&Path, &Path, &Path)) -> Moto {
+        Self::spawn(&[], Some(tls))
+    }
+
+    fn spawn(environment: &[(&str, &str)], tls: Option<(&Path, &Path, &Path)>) -> Moto {
         let server = moto_server();
         let port = free_port();
+        let tls_arguments = match tls {
+            Some((cert, key, _)) => format!(
+                " --ssl-cert \"{}\" --ssl-key \"{}\"",
+                cert.display(),
+                key.display()
+            ),
+            None => String::new(),
+        };
         let script = format!(
-            "\"{}\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
+            "\"{}\" -H 127.0.0.1 -p {port}{tls_arguments} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
             server.display()
         );
         let mut command = Command::new("sh");
@@ -81,9 +101,17 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        let (endpoint, seed_environment) = match tls {
+            Some((_, _, ca)) => (
+                format!("https://localhost:{port}"),
+                vec![("AWS_CA_BUNDLE".to_owned(), ca.display().to_string())],
+            ),
+            None => (format!("http://127.0.0.1:{port}"), Vec::new()),
+        };
         Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint,
             port,
+            seed_environment,
             _watchdog: Mutex::new(child),
         }
     }
@@ -150,6 +178,7 @@ impl Moto {
             .env_remove("HTTPS_PROXY")
             .env_remove("http_proxy")
             .env_remove("https_proxy")
+            .envs(self.seed_environment.iter().cloned())
             .output()
             .unwrap_or_else(|e| panic!("run seed.py: {e}; run {INSTALL}"));
         assert!(
