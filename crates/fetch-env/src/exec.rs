@@ -53,8 +53,8 @@ pub fn exec_with_environment(
         return Err(Failure::new(
             Exit::CommandNotExecutable,
             format!(
-                "{} ({error}): the environment and arguments are too large for this system; {PASS_AS_FILE}",
-                describe("cannot execute", &error)
+                "{}: the environment and arguments are too large for this system; {PASS_AS_FILE}",
+                describe("argument list too long", &error)
             ),
         ));
     }
@@ -74,6 +74,9 @@ const MAX_STRING: usize = 32 * 4096;
 /// above (three quarters of the default 8 MiB stack limit).
 const SPACE_FLOOR: usize = 32 * 4096;
 const SPACE_CEILING: usize = 8 * 1024 * 1024 / 4 * 3;
+
+/// The longest path a search of `PATH` may give the program: the kernel copies it too.
+const PATH_MAX: usize = 4096;
 
 /// What to do instead of handing a large value over in the environment.
 const PASS_AS_FILE: &str = "give large values to the program as files: `file:` in vars.yaml writes a variable to a file and passes its path, and a container can receive it through compose `secrets:`";
@@ -151,8 +154,7 @@ fn fits(
         ));
     }
     let pointer = std::mem::size_of::<usize>();
-    let path_max = 4096;
-    let needed = path_max
+    let needed = PATH_MAX
         + words.iter().map(|w| w.len() + 1 + pointer).sum::<usize>()
         + variables
             .iter()

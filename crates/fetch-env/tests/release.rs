@@ -302,6 +302,80 @@ fn the_binary_resolves_the_api_example_against_moto_in_a_minimal_root() {
     );
 }
 
+/// In a container, credentials from an instance metadata service that takes the token
+/// request and never answers it (what IMDSv2 does to a container behind a bridge when the
+/// instance's hop limit is 1): the error says that the hop limit is the likely cause and how to
+/// raise it. The metadata endpoint is a loopback listener of this test, reached through the
+/// host's network.
+#[test]
+fn a_metadata_timeout_in_a_container_names_the_imdsv2_hop_limit() {
+    let engine = engine();
+    let image = minimal_image(engine);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&asked);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(example("api", "vars.yaml"), dir.path().join("vars.yaml")).unwrap();
+    fs::copy(
+        example("api", "bootstrap.env"),
+        dir.path().join("bootstrap.env"),
+    )
+    .unwrap();
+    let environment: Vec<String> = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()),
+        ("AWS_REGION", REGION.to_owned()),
+        (
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("AWS_CONFIG_FILE", "/nonexistent".to_owned()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".to_owned()),
+    ]
+    .iter()
+    .flat_map(|(key, value)| ["-e".to_owned(), format!("{key}={value}")])
+    .collect();
+    let output = engine
+        .docker()
+        .args(["run", "--rm", "--network", "host", "--read-only"])
+        .arg("-v")
+        .arg(format!("{}:/inputs:ro", dir.path().display()))
+        .args(&environment)
+        .arg(&image)
+        .args([
+            "/usr/bin/fetch-env",
+            "--manifest",
+            "/inputs/vars.yaml",
+            "--bootstrap",
+            "/inputs/bootstrap.env",
+            "--store",
+            "aws",
+        ])
+        .output()
+        .expect("run docker");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(output.stdout.is_empty());
+    for words in [
+        "fetch-env runs in a container (/.dockerenv exists)",
+        "IMDSv2 hop limit",
+        "--http-put-response-hop-limit 2",
+    ] {
+        assert!(stderr.contains(words), "`{words}` in:\n{stderr}");
+    }
+    assert!(
+        asked.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the metadata service was never asked:\n{stderr}"
+    );
+}
+
 #[test]
 fn the_package_says_what_it_is() {
     let deb = &artifacts().deb;

@@ -119,6 +119,12 @@ impl FetchEnv {
         Self { command }
     }
 
+    /// `command` as it is: fetch-env under another program (`prlimit … fetch-env`), whose
+    /// arguments the builder then extends.
+    pub fn wrapping(command: Command) -> Self {
+        Self { command }
+    }
+
     pub fn envs<I, K, V>(mut self, variables: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
