@@ -209,14 +209,13 @@ impl AwsStore {
         match result {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => {
-                let cause = chain(&e);
                 let metadata_timed_out = {
-                    let lower = cause.to_ascii_lowercase();
+                    let lower = chain(&e).to_ascii_lowercase();
                     (lower.contains("imds") || lower.contains("metadata"))
                         && (lower.contains("timeout") || lower.contains("timed out"))
                 };
                 Err(StoreError::Unavailable(format!(
-                    "no AWS credentials could be loaded ({cause}); {hint}{}",
+                    "no AWS credentials could be loaded ({e}); {hint}{}",
                     hop_limit(metadata_timed_out)
                 )))
             }
