@@ -5,7 +5,8 @@
 #                                      newer: it links no shared library but glibc's own
 #   fetch-env_<version>_amd64.deb      the Debian package: the binary, its man page, bash, zsh
 #                                      and fish completions, the JSON Schema of vars.yaml, the
-#                                      license and the fetch-env@.service unit
+#                                      license, the fetch-env@.service unit, and the
+#                                      fetch-env-changed@ timer with its service
 #   SHA256SUMS                         of both, for `sha256sum -c`
 #
 # The binary is built by cargo-zigbuild, with zig as the linker against glibc 2.17's symbol
@@ -146,7 +147,9 @@ for file in "$root/usr/share/man/man1/fetch-env.1.gz" \
   [ -s "$file" ] || fail "the built binary printed nothing for ${file#"$root"}"
 done
 install -m 0644 packaging/copyright "$root/usr/share/doc/fetch-env/copyright"
-install -m 0644 packaging/fetch-env@.service "$root/lib/systemd/system/fetch-env@.service"
+for unit in fetch-env@.service fetch-env-changed@.service fetch-env-changed@.timer; do
+  install -m 0644 "packaging/$unit" "$root/lib/systemd/system/$unit"
+done
 
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat >"$root/DEBIAN/control" <<CONTROL
@@ -163,7 +166,8 @@ Description: resolve a service host's environment from its manifest and AWS
  bootstrap file, AWS SSM Parameter Store and AWS Secrets Manager, composes
  derived values such as DATABASE_URL, checks that nothing required is missing
  and hands the result to eval, a file or docker compose, without writing a
- secret to disk. The fetch-env@.service unit runs it at boot for one service.
+ secret to disk. The fetch-env@.service unit runs it at boot for one service;
+ the fetch-env-changed@.timer recreates the containers whose values changed.
 CONTROL
 (cd "$root" && find usr lib -type f | LC_ALL=C sort | xargs md5sum >DEBIAN/md5sums)
 # Every file dated by the last commit, so that the package depends on the source only.

@@ -18,6 +18,7 @@ usage: seed.py ENDPOINT STORE.yaml            create every parameter and secret;
                                               "users", each user's keys
        seed.py ENDPOINT --create-binary-secret NAME BYTES  a SecretBinary secret; prints its ARN
        seed.py ENDPOINT --put-secret ID VALUE put a new value (rotation)
+       seed.py ENDPOINT --put-parameter NAME VALUE  overwrite a String parameter (a new version)
        seed.py ENDPOINT --delete-secret ID    delete a secret at once
 
 The values are written exactly as the file store reads them: scalars as their text, a secret
@@ -154,6 +155,10 @@ def main():
     if sys.argv[2] == "--put-secret":
         client("secretsmanager", endpoint).put_secret_value(
             SecretId=sys.argv[3], SecretString=sys.argv[4]
+        )
+    elif sys.argv[2] == "--put-parameter":
+        client("ssm", endpoint).put_parameter(
+            Name=sys.argv[3], Value=sys.argv[4], Type="String", Overwrite=True
         )
     elif sys.argv[2] == "--create-binary-secret":
         created = client("secretsmanager", endpoint).create_secret(

@@ -346,6 +346,7 @@ impl AwsStore {
                 found.push(FetchedSecret {
                     name: name.to_owned(),
                     payload: payload(value.secret_string(), value.secret_binary().is_some()),
+                    version: value.version_id().map(str::to_owned),
                 });
             }
             // Every error of the page counts, not only the first: a secret that could not be
@@ -427,6 +428,7 @@ impl AwsStore {
             Ok(answer) => Ok(Ok(FetchedSecret {
                 name: answer.name().unwrap_or(id).to_owned(),
                 payload: payload(answer.secret_string(), answer.secret_binary().is_some()),
+                version: answer.version_id().map(str::to_owned),
             })),
             Err(e) if is_not_found(&e) => Ok(Err(SecretFetchError::NotFound)),
             Err(e) => Err(translate(&e, GET_SECRET_VALUE, id)),
@@ -461,6 +463,7 @@ fn parameter(p: &aws_sdk_ssm::types::Parameter) -> Option<Parameter> {
         path: p.name()?.to_owned(),
         value: SecretValue::from(p.value().unwrap_or_default()),
         secure: p.r#type() == Some(&aws_sdk_ssm::types::ParameterType::SecureString),
+        version: Some(p.version().to_string()),
     })
 }
 

@@ -104,6 +104,7 @@ impl FileStore {
             match value.value {
                 RawParameter::Value { value, secure } => parameters.push(Parameter {
                     path: key.value,
+                    version: Some(entry_version(value.expose())),
                     value,
                     secure,
                 }),
@@ -218,6 +219,7 @@ impl Store for FileStore {
         let fetched = |s: &StoredSecret| FetchedSecret {
             name: s.name.clone(),
             payload: SecretPayload::Text(s.value.clone()),
+            version: Some(entry_version(s.value.expose())),
         };
         let bundles = match &request.bundles {
             BundleQuery::None => Vec::new(),
@@ -255,6 +257,15 @@ impl Store for FileStore {
     fn describe(&self) -> String {
         format!("file:{}", self.path)
     }
+}
+
+/// The version of a file-store entry: the first 16 hex digits of the SHA-256 of its text. A
+/// development store has no versions of its own; an entry's text changing is what a new version
+/// is on AWS.
+fn entry_version(text: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Default)]

@@ -25,6 +25,7 @@ mod lookup;
 mod manifest;
 mod material;
 mod raw_manifest;
+pub mod record;
 mod render;
 mod resolution;
 mod sanitize;

@@ -316,6 +316,63 @@ impl Manifest {
         self.index.get(name).map(|&i| &self.variables[i])
     }
 
+    /// `start` and every variable whose value is made from it, in manifest order: composed
+    /// variables whose templates use it, variables read from the `arn_from` secret it names,
+    /// files whose path it holds, and so on transitively.
+    pub fn dependents(&self, start: &Variable) -> Vec<&Variable> {
+        let mut found = vec![start.name.as_str()];
+        // Each pass adds the variables that use one already found; a fixed point is reached in
+        // at most as many passes as there are variables.
+        loop {
+            let before = found.len();
+            for variable in self.variables() {
+                if found.contains(&variable.name.as_str()) {
+                    continue;
+                }
+                let made_from_found = match &variable.origin {
+                    Origin::Composed(c) => c
+                        .template
+                        .placeholders()
+                        .iter()
+                        .any(|p| found.contains(&p.as_str())),
+                    Origin::Secret(s) => found.contains(&s.arn_from.as_str()),
+                    _ => false,
+                } || variable
+                    .file
+                    .as_ref()
+                    .is_some_and(|f| found.contains(&f.path_from.as_str()));
+                if made_from_found {
+                    found.push(variable.name.as_str());
+                }
+            }
+            if found.len() == before {
+                break;
+            }
+        }
+        self.variables()
+            .iter()
+            .filter(|v| found.contains(&v.name.as_str()))
+            .collect()
+    }
+
+    /// The containers that receive `start` or a variable made from it, each with the variables
+    /// it receives them through (an init-only variable reaches no container).
+    pub fn receivers(&self, start: &Variable) -> std::collections::BTreeMap<&str, Vec<&str>> {
+        let mut receivers: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for variable in self.dependents(start) {
+            if variable.scope == Scope::Init {
+                continue;
+            }
+            for container in &variable.containers {
+                receivers
+                    .entry(&container.name)
+                    .or_default()
+                    .push(variable.name.as_str());
+            }
+        }
+        receivers
+    }
+
     /// Composed variables ordered so that each comes after the composed variables it uses.
     pub fn composition_order(&self) -> Vec<&Variable> {
         let mut order = Vec::new();

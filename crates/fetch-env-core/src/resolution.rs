@@ -37,15 +37,40 @@ pub struct ResolveOptions {
 /// Where a variable's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    Bootstrap { line: u64 },
-    Ssm { path: String, secure: bool },
-    Bundle { name: String, key: String },
-    Secret { id: String, key: Option<String> },
+    Bootstrap {
+        line: u64,
+    },
+    Ssm {
+        path: String,
+        secure: bool,
+        version: Option<String>,
+    },
+    Bundle {
+        name: String,
+        key: String,
+        version: Option<String>,
+    },
+    Secret {
+        id: String,
+        key: Option<String>,
+        version: Option<String>,
+    },
     Default,
     Compose,
 }
 
 impl Source {
+    /// The version of the place the value came from (SSM's `Version`, Secrets Manager's
+    /// `VersionId`), when the store reported one. Not part of how a source is shown.
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            Source::Ssm { version, .. }
+            | Source::Bundle { version, .. }
+            | Source::Secret { version, .. } => version.as_deref(),
+            _ => None,
+        }
+    }
+
     /// `true` when the value came from a place meant for secrets, so that `explain` masks it
     /// whatever the manifest says.
     pub fn is_secret_store(&self) -> bool {
@@ -61,8 +86,8 @@ impl fmt::Display for Source {
         match self {
             Source::Bootstrap { line } => write!(f, "bootstrap:{line}"),
             Source::Ssm { path, .. } => write!(f, "ssm:{path}"),
-            Source::Bundle { name, key } => write!(f, "sm:{name}#{key}"),
-            Source::Secret { id, key } => {
+            Source::Bundle { name, key, .. } => write!(f, "sm:{name}#{key}"),
+            Source::Secret { id, key, .. } => {
                 let shown = if id.starts_with("arn:") {
                     id.clone()
                 } else {
@@ -501,6 +526,7 @@ struct Resolver<'a> {
 struct ReadSecret {
     text: SecretValue,
     object: Option<Vec<(String, SecretValue)>>,
+    version: Option<String>,
 }
 
 impl Resolver<'_> {
@@ -558,6 +584,7 @@ impl Resolver<'_> {
             let source = Source::Ssm {
                 path: p.path,
                 secure: p.secure,
+                version: p.version,
             };
             by_name.insert(name, (p.value, source));
         }
@@ -611,6 +638,7 @@ impl Resolver<'_> {
                 let source = Source::Bundle {
                     name: bundle.name.clone(),
                     key: key.clone(),
+                    version: bundle.version.clone(),
                 };
                 keys.insert(key, (value, source));
             }
@@ -677,7 +705,11 @@ impl Resolver<'_> {
                         } else {
                             None
                         };
-                        Some(ReadSecret { text, object })
+                        Some(ReadSecret {
+                            text,
+                            object,
+                            version: secret.version,
+                        })
                     }
                 },
             };
@@ -720,6 +752,7 @@ impl Resolver<'_> {
         let source = Source::Secret {
             id: id.to_owned(),
             key: key.cloned(),
+            version: read.version.clone(),
         };
         let Some(key) = key else {
             return Some((read.text.clone(), source));

@@ -59,6 +59,8 @@ pub struct Parameter {
     pub value: SecretValue,
     /// A `SecureString` (its value is masked in `explain` whatever the manifest says).
     pub secure: bool,
+    /// The parameter's version (SSM's `Version`), when the store knows it.
+    pub version: Option<String>,
 }
 
 /// One Secrets Manager secret.
@@ -66,6 +68,8 @@ pub struct Parameter {
 pub struct FetchedSecret {
     pub name: String,
     pub payload: SecretPayload,
+    /// The secret's version (Secrets Manager's `VersionId`), when the store knows it.
+    pub version: Option<String>,
 }
 
 /// A secret's value as stored.

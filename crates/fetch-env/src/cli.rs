@@ -129,7 +129,10 @@ fn aws_help(what: &str, default: impl fmt::Display, variable: &str) -> String {
 impl OutputArgs {
     /// `true` when any option of the default command was given.
     pub fn any(&self) -> bool {
-        self.format.is_some() || self.output.is_some() || self.container.is_some()
+        self.format.is_some()
+            || self.output.is_some()
+            || self.container.is_some()
+            || self.record.is_some()
     }
 }
 
@@ -160,6 +163,11 @@ pub struct OutputArgs {
     /// Only the variables that this docker compose service receives.
     #[arg(long, value_name = "NAME")]
     pub container: Option<String>,
+
+    /// After the output, write the record of where each value came from (no value) to FILE,
+    /// for `changed`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,6 +194,9 @@ pub enum Command {
     Restart(RestartArgs),
     /// The containers that receive VARIABLE, directly or through a composed variable.
     Consumers(ConsumersArgs),
+    /// Resolve afresh and print each variable whose source or version moved since the record
+    /// was written, with the containers to recreate for it; nothing when nothing moved.
+    Changed(ChangedArgs),
     /// The least-privilege IAM policy this manifest needs on this host, as JSON.
     IamPolicy(IamPolicyArgs),
     /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
@@ -208,6 +219,11 @@ pub struct RunArgs {
     /// Only the variables that this docker compose service receives.
     #[arg(long, value_name = "NAME")]
     pub container: Option<String>,
+
+    /// Before the command starts, write the record of where each value came from (no value)
+    /// to FILE, for `changed`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 
     /// The command and its arguments, passed as they are.
     #[arg(
@@ -241,6 +257,35 @@ pub struct RestartArgs {
     /// The compose command (split on spaces). Also FETCH_ENV_COMPOSE.
     #[arg(long, value_name = "COMMAND")]
     pub compose_command: Option<String>,
+
+    /// Recreate exactly the containers whose values moved since the record was written
+    /// (with --no-deps --force-recreate), and nothing when nothing moved.
+    #[arg(long, conflicts_with = "containers")]
+    pub changed: bool,
+
+    /// The record to compare with and to write after compose succeeded
+    /// [default: /run/fetch-env/SERVICE.json].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_record")]
+    pub record: Option<PathBuf>,
+
+    /// Write no record (compose then replaces fetch-env, as `exec` does).
+    #[arg(long, conflicts_with = "changed")]
+    pub no_record: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChangedArgs {
+    /// The record to compare with [default: /run/fetch-env/SERVICE.json].
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Exit 10 when something changed, 0 when nothing did.
+    #[arg(long)]
+    pub exit_code: bool,
+
+    /// Print only the containers to recreate, comma-separated (for `restart --containers`).
+    #[arg(long)]
+    pub names: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,10 +3,6 @@
 //! names, files whose path it holds. Rotating a database password restarts every container
 //! that gets `DATABASE_URL`. Reads the manifest only.
 
-use std::collections::BTreeMap;
-
-use fetch_env_core::{Manifest, Origin, Variable};
-
 use crate::cli::{ConsumersArgs, Global};
 use crate::context::Inputs;
 use crate::exit::{Exit, Failure};
@@ -28,18 +24,7 @@ pub fn consumers(global: &Global, args: &ConsumersArgs) -> Result<Exit, Failure>
             args.variable, manifest.path
         )));
     };
-    let mut receivers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for variable in dependents(manifest, start) {
-        if variable.scope == fetch_env_core::Scope::Init {
-            continue;
-        }
-        for container in &variable.containers {
-            receivers
-                .entry(&container.name)
-                .or_default()
-                .push(variable.name.as_str());
-        }
-    }
+    let receivers = manifest.receivers(start);
     let text = if args.names {
         let names: Vec<&str> = receivers.keys().copied().collect();
         format!("{}\n", names.join(","))
@@ -51,42 +36,4 @@ pub fn consumers(global: &Global, args: &ConsumersArgs) -> Result<Exit, Failure>
     };
     crate::exit::print(&text)?;
     Ok(Exit::Success)
-}
-
-/// `start` and every variable whose value is made from it, in manifest order.
-fn dependents<'m>(manifest: &'m Manifest, start: &'m Variable) -> Vec<&'m Variable> {
-    let mut found = vec![start.name.as_str()];
-    // Each pass adds the variables that use one already found; a fixed point is reached in at
-    // most as many passes as there are variables.
-    loop {
-        let before = found.len();
-        for variable in manifest.variables() {
-            if found.contains(&variable.name.as_str()) {
-                continue;
-            }
-            let made_from_found = match &variable.origin {
-                Origin::Composed(c) => c
-                    .template
-                    .placeholders()
-                    .iter()
-                    .any(|p| found.contains(&p.as_str())),
-                Origin::Secret(s) => found.contains(&s.arn_from.as_str()),
-                _ => false,
-            } || variable
-                .file
-                .as_ref()
-                .is_some_and(|f| found.contains(&f.path_from.as_str()));
-            if made_from_found {
-                found.push(variable.name.as_str());
-            }
-        }
-        if found.len() == before {
-            break;
-        }
-    }
-    manifest
-        .variables()
-        .iter()
-        .filter(|v| found.contains(&v.name.as_str()))
-        .collect()
 }

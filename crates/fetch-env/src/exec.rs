@@ -34,12 +34,44 @@ pub fn exec_with_environment(
         info(&format!("would run: {}", shown.join(" ")));
         return Ok(Exit::Success);
     }
+    let mut command = command(program, arguments, environment)?;
+    // `exec` only returns on failure.
+    let error = command.exec();
+    Err(start_failure(&error, describe))
+}
+
+/// Runs `program` like [`exec_with_environment`], but as a child, and waits for it: for a
+/// caller with work left once it succeeded. Its status is passed on (a death by signal N as
+/// 128+N, as a shell reports it).
+pub fn run_with_environment(
+    program: &OsStr,
+    arguments: &[OsString],
+    environment: &[(&EnvName, &SecretValue)],
+    describe: impl FnOnce(&str, &std::io::Error) -> String,
+) -> Result<Exit, Failure> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let status = command(program, arguments, environment)?
+        .status()
+        .map_err(|error| start_failure(&error, describe))?;
+    Ok(match (status.code(), status.signal()) {
+        (Some(0), _) => Exit::Success,
+        (Some(code), _) => Exit::Child(u8::try_from(code).unwrap_or(1)),
+        (None, Some(signal)) => Exit::Child(u8::try_from(128 + signal).unwrap_or(255)),
+        (None, None) => Exit::Child(1),
+    })
+}
+
+/// The command, once its environment is known to fit what the kernel accepts.
+fn command(
+    program: &OsStr,
+    arguments: &[OsString],
+    environment: &[(&EnvName, &SecretValue)],
+) -> Result<Command, Failure> {
     let overrides: Vec<(&str, &[u8])> = environment
         .iter()
         .map(|(name, value)| (name.as_str(), value.expose().as_bytes()))
         .collect();
-    let limit = argument_space();
-    if let Err(problem) = fits(program, arguments, &overrides, limit) {
+    if let Err(problem) = fits(program, arguments, &overrides, argument_space()) {
         return Err(Failure::new(Exit::CommandNotExecutable, problem));
     }
     let mut command = Command::new(program);
@@ -47,23 +79,29 @@ pub fn exec_with_environment(
     for (name, value) in environment {
         command.env(name.as_str(), value.expose());
     }
-    // `exec` only returns on failure.
-    let error = command.exec();
+    Ok(command)
+}
+
+/// A command that could not be started, with a shell's exit code.
+fn start_failure(
+    error: &std::io::Error,
+    describe: impl FnOnce(&str, &std::io::Error) -> String,
+) -> Failure {
     if error.kind() == std::io::ErrorKind::ArgumentListTooLong {
-        return Err(Failure::new(
+        return Failure::new(
             Exit::CommandNotExecutable,
             format!(
                 "{}: the environment and arguments are too large for this system; {PASS_AS_FILE}",
-                describe("argument list too long", &error)
+                describe("argument list too long", error)
             ),
-        ));
+        );
     }
     let (exit, what) = match error.kind() {
         std::io::ErrorKind::NotFound => (Exit::CommandNotFound, "command not found"),
         std::io::ErrorKind::PermissionDenied => (Exit::CommandNotExecutable, "permission denied"),
         _ => (Exit::CommandNotExecutable, "cannot execute"),
     };
-    Err(Failure::new(exit, describe(what, &error)))
+    Failure::new(exit, describe(what, error))
 }
 
 /// The longest string the kernel copies into a new program: `MAX_ARG_STRLEN`, 32 pages of

@@ -8,23 +8,42 @@ use std::process::ExitCode;
 /// fetch-env's exit codes (`run` passes its command's status through instead).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    Success = 0,
+    Success,
     /// A required value is missing, a secret or key does not exist, a secret is not the JSON it
     /// should be, a template input is unset.
-    ResolutionFailed = 1,
+    ResolutionFailed,
     /// Bad command line, or an invalid manifest, bootstrap, store or compose file.
-    Usage = 2,
+    Usage,
     /// The backend could not be used: unreachable, timed out, access denied, throttled.
-    Backend = 3,
+    Backend,
+    /// `changed --exit-code`: something changed since the record was written.
+    Changed,
     /// `run`: the command could not be executed (as in a shell).
-    CommandNotExecutable = 126,
+    CommandNotExecutable,
     /// `run`: the command was not found (as in a shell).
-    CommandNotFound = 127,
+    CommandNotFound,
+    /// `restart` (recording): compose's own status, passed through.
+    Child(u8),
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::ResolutionFailed => 1,
+            Exit::Usage => 2,
+            Exit::Backend => 3,
+            Exit::Changed => 10,
+            Exit::CommandNotExecutable => 126,
+            Exit::CommandNotFound => 127,
+            Exit::Child(code) => code,
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
-        ExitCode::from(exit as u8)
+        ExitCode::from(exit.code())
     }
 }
 

@@ -33,6 +33,10 @@ pub fn export(global: &Global, args: &OutputArgs) -> Result<Exit, Failure> {
             }
             None => print(&text)?,
         }
+        if let Some(path) = &args.record {
+            let record = crate::record_file::fresh(path, resolution)?;
+            crate::record_file::write(path, &record)?;
+        }
         Ok(Exit::Success)
     })
 }

@@ -7,6 +7,7 @@
 // No unwrap outside tests: a panic is never an acceptable answer to bad input.
 #![warn(clippy::unwrap_used)]
 
+mod changed;
 mod check;
 mod cli;
 mod consumers;
@@ -19,6 +20,7 @@ mod explain;
 mod export;
 mod iam_policy;
 mod output_file;
+mod record_file;
 mod restart;
 mod run;
 
@@ -50,7 +52,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // clap prints help and version to stdout with status 0, usage errors with status 2.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                0
+            });
         }
     };
     // `--format`, `--output` and `--container` before a subcommand belong to the default
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
         Some(Command::Explain(args)) => explain::explain(&cli.global, args),
         Some(Command::Restart(args)) => restart::restart(&cli.global, args),
         Some(Command::Consumers(args)) => consumers::consumers(&cli.global, args),
+        Some(Command::Changed(args)) => changed::changed(&cli.global, args),
         Some(Command::IamPolicy(args)) => iam_policy::iam_policy(&cli.global, args),
         Some(Command::Completions(args)) => documents::completions(args.shell),
         Some(Command::Manpage) => documents::manpage(),

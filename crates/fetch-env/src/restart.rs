@@ -10,14 +10,25 @@
 //! being restarted receives a declared variable that way (in the compose file compose itself
 //! would read here: `COMPOSE_FILE`, else `compose.yaml`, `compose.yml`, `docker-compose.yaml`
 //! or `docker-compose.yml`), `--force-recreate` is added.
+//!
+//! After compose succeeded, the record of what the recreated containers received is written
+//! (`/run/fetch-env/SERVICE.json`, or `--record FILE`; see [`fetch_env_core::record`]), so
+//! compose runs as a child; with `--no-record`, compose replaces fetch-env as `run`'s command
+//! does. `--changed` compares the record with the fresh resolution and recreates exactly the
+//! containers that receive a value that moved, with `--no-deps --force-recreate` (a value
+//! received as a secret file or a `file:` mount is not part of what compose compares), and
+//! nothing when nothing moved; without a record it recreates every container.
 
-use fetch_env_core::ComposeFile;
+use fetch_env_core::record::{Record, containers_to_recreate};
+use fetch_env_core::{ComposeFile, Diagnostic, DiagnosticKind};
 use std::ffi::{OsStr, OsString};
+use std::path::Path;
 
 use crate::cli::{Global, RestartArgs};
 use crate::context::{check_container, default_compose_files, with_resolved};
-use crate::exec::exec_with_environment;
-use crate::exit::{Exit, Failure};
+use crate::exec::{exec_with_environment, run_with_environment};
+use crate::exit::{Exit, Failure, info};
+use crate::record_file;
 
 const DEFAULT_COMPOSE: &str = "docker compose";
 
@@ -38,34 +49,119 @@ pub fn restart(global: &Global, args: &RestartArgs) -> Result<Exit, Failure> {
         };
         let mut arguments: Vec<OsString> = words.map(OsString::from).collect();
         arguments.extend(["up".into(), "-d".into()]);
-        let through_secrets = secret_receivers(inputs, &args.containers);
-        if !through_secrets.is_empty() {
-            crate::exit::info(&format!(
-                "recreating every service restarted: {} receive{} declared values through compose secrets, which compose does not compare",
-                through_secrets.join(", "),
-                if through_secrets.len() == 1 { "s" } else { "" }
-            ));
-            arguments.push("--force-recreate".into());
-        }
-        if !args.containers.is_empty() {
+        let record_path =
+            (!args.no_record).then(|| crate::changed::record_path(args.record.as_deref(), inputs));
+        // The containers to recreate: those named, those whose values moved (`--changed`), or
+        // all; `None` is all.
+        let targets: Option<Vec<String>> = if args.changed {
+            let path = record_path
+                .as_ref()
+                .map_or(Path::new(""), |(path, _)| path.as_path());
+            let compared = crate::changed::compare(path, resolution, &inputs.manifest)?;
+            match compared.recorded {
+                None => {
+                    info("recreating every container, and writing the record");
+                    arguments.push("--force-recreate".into());
+                    None
+                }
+                Some(recorded) => {
+                    let containers = containers_to_recreate(&compared.changes);
+                    for change in &compared.changes {
+                        info(&crate::changed::describe(change));
+                    }
+                    if containers.is_empty() {
+                        info(&format!(
+                            "nothing to recreate: no container received a value that moved since {} was written",
+                            recorded.written
+                        ));
+                        if !compared.changes.is_empty() && !global.dry_run {
+                            // Variables no container receives moved: the record says so now.
+                            let updated =
+                                recorded.updated(compared.fresh, &inputs.manifest, Some(&[]));
+                            record_file::write(path, &updated)?;
+                        }
+                        return Ok(Exit::Success);
+                    }
+                    // A value received as a secret file or a `file:` mount is not part of what
+                    // compose compares: every target is recreated.
+                    arguments.push("--force-recreate".into());
+                    Some(containers)
+                }
+            }
+        } else {
+            let through_secrets = secret_receivers(inputs, &args.containers);
+            if !through_secrets.is_empty() {
+                info(&format!(
+                    "recreating every service restarted: {} receive{} declared values through compose secrets, which compose does not compare",
+                    through_secrets.join(", "),
+                    if through_secrets.len() == 1 { "s" } else { "" }
+                ));
+                arguments.push("--force-recreate".into());
+            }
+            (!args.containers.is_empty()).then(|| args.containers.clone())
+        };
+        if let Some(containers) = &targets {
             arguments.push("--no-deps".into());
-            arguments.extend(args.containers.iter().map(OsString::from));
+            arguments.extend(containers.iter().map(OsString::from));
         }
         // Compose interpolates the whole file, so it gets every resolved variable; which
         // containers are recreated is chosen by the arguments above.
         let environment = resolution.environment(None);
-        exec_with_environment(
-            OsStr::new(program),
-            &arguments,
-            &environment,
-            global.dry_run,
-            |_, error| {
-                format!(
-                    "cannot run the compose command `{}`: {error} (set FETCH_ENV_COMPOSE or --compose-command)",
-                    compose
-                )
-            },
-        )
+        let describe = |_: &str, error: &std::io::Error| {
+            format!(
+                "cannot run the compose command `{}`: {error} (set FETCH_ENV_COMPOSE or --compose-command)",
+                compose
+            )
+        };
+        let Some((path, chosen)) = record_path.filter(|_| !global.dry_run) else {
+            return exec_with_environment(
+                OsStr::new(program),
+                &arguments,
+                &environment,
+                global.dry_run,
+                describe,
+            );
+        };
+        // The record is written once compose succeeded, so compose runs as a child.
+        let exit = run_with_environment(OsStr::new(program), &arguments, &environment, describe)?;
+        if exit == Exit::Success {
+            let written = (|| {
+                let fresh = record_file::fresh(&path, resolution)?;
+                // Without a record, only what the recreated containers received is known.
+                let recorded = record_file::read(&path)?.unwrap_or_else(|| Record {
+                    variables: Default::default(),
+                    ..fresh.clone()
+                });
+                let record = recorded.updated(fresh, &inputs.manifest, targets.as_deref());
+                record_file::write(&path, &record)
+            })();
+            match written {
+                Ok(()) => {}
+                // A record asked for is an error; the default one (under /run, which only root
+                // may write) a warning: compose did its work.
+                Err(failure) if chosen => {
+                    info("compose succeeded, but the record could not be written:");
+                    return Err(failure);
+                }
+                Err(failure) => {
+                    let warnings: Vec<Diagnostic> = failure
+                        .diagnostics
+                        .iter()
+                        .map(|d| {
+                            Diagnostic::warning(
+                                DiagnosticKind::Usage,
+                                format!(
+                                    "the record was not written ({}); the next `restart --changed` recreates every container",
+                                    d.message
+                                ),
+                            )
+                        })
+                        .collect();
+                    crate::diagnostics::emit(&warnings);
+                }
+            }
+        }
+        Ok(exit)
     })
 }
 

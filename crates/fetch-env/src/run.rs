@@ -15,6 +15,11 @@ pub fn run(global: &Global, args: &RunArgs) -> Result<Exit, Failure> {
     };
     with_resolved(global, args.container.as_deref(), |_, resolution| {
         let environment = resolution.environment(args.container.as_deref());
+        // `run` becomes the command: the record is written before, once everything resolved.
+        if let Some(path) = args.record.as_ref().filter(|_| !global.dry_run) {
+            let record = crate::record_file::fresh(path, resolution)?;
+            crate::record_file::write(path, &record)?;
+        }
         exec_with_environment(
             program,
             arguments,

@@ -607,3 +607,142 @@ fn the_private_engine_runs_the_busybox_image() {
         assert!(Path::new(&format!("/proc/{pid}")).exists());
     }
 }
+
+/// A service host after a rotation on moto: the RDS-style master secret gets a new version
+/// (`PutSecretValue`) and a plain SSM parameter of another container a new value
+/// (`PutParameter`). `restart --changed` recreates exactly the containers that receive either,
+/// the one that receives the password only as a compose secret file among them, and leaves the
+/// rest running; a second one recreates nothing.
+#[test]
+fn restart_changed_recreates_exactly_the_consumers_of_a_rotation_on_moto() {
+    const ROTATION_MANIFEST: &str = r#"
+service: shop
+variables:
+  - name: DB_SECRET_ARN
+    source: local
+  - name: DATABASE_HOST
+    containers: [telapi]
+  - name: DATABASE_PASSWORD
+    secret: { arn_from: DB_SECRET_ARN, type: json, key: password }
+    containers: [vault]
+  - name: DATABASE_URL
+    compose:
+      template: "postgresql://app:${DATABASE_PASSWORD}@${DATABASE_HOST}/db"
+      encode: [DATABASE_PASSWORD]
+    containers: [telapi]
+  - name: LOG_LEVEL
+    containers: [worker]
+  - name: QUEUE
+    default: jobs
+    containers: [idle]
+"#;
+    let service = |name: &str, extra: &str| {
+        format!(
+            "  {name}:\n    image: {IMAGE}\n    command: [sleep, '86400']\n    network_mode: none\n    stop_signal: SIGKILL\n{extra}"
+        )
+    };
+    let compose = format!(
+        "services:\n{}{}{}{}secrets:\n  db_password:\n    environment: DATABASE_PASSWORD\n",
+        service(
+            "telapi",
+            "    environment:\n      DATABASE_URL: ${DATABASE_URL}\n"
+        ),
+        service("vault", "    secrets: [db_password]\n"),
+        service(
+            "worker",
+            "    environment:\n      LOG_LEVEL: ${LOG_LEVEL}\n"
+        ),
+        service("idle", "    environment:\n      QUEUE: ${QUEUE}\n"),
+    );
+    let project = Project::new("rotation", ROTATION_MANIFEST, &compose);
+    let moto = common::moto::moto();
+    let arn_in_store =
+        "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-engine-AbC123";
+    let store = write(
+        project.dir.path(),
+        "seed.yaml",
+        format!(
+            "parameters:\n  /engine/shop/DATABASE_HOST: db.internal\n  /engine/shop/LOG_LEVEL: info\n\
+             secrets:\n  \"{arn_in_store}\":\n    password: \"first p@ss/1\"\n"
+        ),
+    );
+    let arn = moto.seed(&store)[arn_in_store].clone();
+    write(
+        project.dir.path(),
+        "bootstrap.env",
+        format!("NAMESPACE=engine\nDB_SECRET_ARN={arn}\n"),
+    );
+    let record = project.path("run/shop.json");
+    let fetch_env = |args: &[&str]| {
+        FetchEnv::bare()
+            .envs(project.engine.environment())
+            .current_dir(project.dir.path())
+            .arg("--manifest")
+            .arg(project.path("vars.yaml"))
+            .arg("--bootstrap")
+            .arg(project.path("bootstrap.env"))
+            .on_aws(&moto.endpoint)
+            .with_test_credentials()
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(args)
+            .arg("--record")
+            .arg(&record)
+            .run_within(COMPOSE_LIMIT)
+    };
+    let secret_file =
+        |project: &Project| project.exec("vault", &["cat", "/run/secrets/db_password"]);
+
+    // No record yet: every container is (re)created, and the record is written.
+    fetch_env(&["restart", "--changed"]).assert_ok();
+    let started = project.containers();
+    assert_eq!(started.len(), 4, "{started:?}");
+    assert_eq!(secret_file(&project), b"first p@ss/1");
+    let again = fetch_env(&["restart", "--changed"]);
+    again.assert_ok();
+    assert!(
+        again.stderr.contains("nothing to recreate"),
+        "{}",
+        again.show()
+    );
+    assert_eq!(
+        project.containers(),
+        started,
+        "nothing moved, nothing recreated"
+    );
+
+    moto.put_secret(&arn, r#"{"password":"rotated p@ss/2"}"#);
+    moto.put_parameter("/engine/shop/LOG_LEVEL", "debug");
+    let names = fetch_env(&["changed", "--names"]);
+    names.assert_ok();
+    assert_eq!(names.stdout(), "telapi,vault,worker\n");
+
+    fetch_env(&["restart", "--changed"]).assert_ok();
+    let after = project.containers();
+    for recreated in ["telapi", "vault", "worker"] {
+        assert_ne!(
+            after[recreated].id, started[recreated].id,
+            "{recreated} was not recreated"
+        );
+        assert_eq!(after[recreated].status, "running", "{recreated}");
+    }
+    assert_eq!(after["idle"], started["idle"], "idle was recreated");
+    assert_eq!(secret_file(&project), b"rotated p@ss/2");
+    assert_eq!(
+        project.environment_of("telapi")["DATABASE_URL"],
+        "postgresql://app:rotated%20p%40ss%2F2@db.internal/db"
+    );
+    assert_eq!(project.environment_of("worker")["LOG_LEVEL"], "debug");
+
+    let last = fetch_env(&["restart", "--changed"]);
+    last.assert_ok();
+    assert!(
+        last.stderr.contains("nothing to recreate"),
+        "{}",
+        last.show()
+    );
+    assert_eq!(
+        project.containers(),
+        after,
+        "a second restart --changed recreated something"
+    );
+}

@@ -288,3 +288,139 @@ fn restart_force_recreates_when_a_service_receives_a_declared_value_through_a_se
     ok(&host.fetch_env(&["restart"]));
     assert_eq!(host.argv(), ["up", "-d"]);
 }
+
+/// The api example's password, as its store holds it, and a rotated one.
+const EXAMPLE_PASSWORD: &str = "password: \"p@ss:w/rd?#[]&=+% 'Zürich\\\"42\"";
+
+#[test]
+fn restart_changed_recreates_everything_without_a_record_then_exactly_what_moved() {
+    let host = Host::new("api");
+    let record = host.file("run/api.json");
+    let record_arg = record.to_str().unwrap();
+    // No record yet: every container, and the record is written.
+    ok(&host.fetch_env(&["restart", "--changed", "--record", record_arg]));
+    assert_eq!(host.argv(), vec!["up", "-d", "--force-recreate"]);
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert!(text.contains("\"DATABASE_PASSWORD\""), "{text}");
+    assert!(
+        !text.contains("Zürich"),
+        "a value reached the record:\n{text}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&record), 0o600);
+    assert_eq!(mode(&host.file("run")), 0o700);
+    assert_eq!(mode(&host.file("run/fetch-env.key")), 0o600);
+
+    // Nothing moved: compose is not started, and stderr says so.
+    std::fs::remove_file(host.file("argv")).unwrap();
+    let unchanged = host.fetch_env(&["restart", "--changed", "--record", record_arg]);
+    ok(&unchanged);
+    assert!(!host.started(), "compose ran with nothing to recreate");
+    assert!(
+        String::from_utf8_lossy(&unchanged.stderr).contains("nothing to recreate"),
+        "{}",
+        String::from_utf8_lossy(&unchanged.stderr)
+    );
+    let changed = host.fetch_env(&["changed", "--record", record_arg, "--exit-code"]);
+    assert_eq!(changed.status.code(), Some(0));
+    assert!(changed.stdout.is_empty());
+
+    // The password rotates: `changed` names every variable of the secret (a new version of a
+    // secret is a new version of each of its keys), the URL made from them, and telapi.
+    host.rotate(EXAMPLE_PASSWORD, "password: \"r0tated/n3w@pw\"");
+    let changed = host.fetch_env(&["changed", "--record", record_arg, "--exit-code"]);
+    assert_eq!(changed.status.code(), Some(10));
+    let lines = String::from_utf8(changed.stdout).unwrap();
+    let names: Vec<&str> = lines
+        .lines()
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["DATABASE_USERNAME", "DATABASE_PASSWORD", "DATABASE_URL"],
+        "{lines}"
+    );
+    assert!(lines.contains("recreate telapi"), "{lines}");
+    assert!(!lines.contains("r0tated"), "{lines}");
+    let names = ok(&host.fetch_env(&["changed", "--record", record_arg, "--names"]));
+    assert_eq!(names, "telapi\n");
+    // restart --changed recreates exactly that, and only once.
+    ok(&host.fetch_env(&["restart", "--changed", "--record", record_arg]));
+    assert_eq!(
+        host.argv(),
+        vec!["up", "-d", "--force-recreate", "--no-deps", "telapi"]
+    );
+    assert!(
+        host.env("DATABASE_URL")
+            .unwrap()
+            .contains("r0tated%2Fn3w%40pw")
+    );
+    std::fs::remove_file(host.file("argv")).unwrap();
+    ok(&host.fetch_env(&["restart", "--changed", "--record", record_arg]));
+    assert!(
+        !host.started(),
+        "a second restart --changed recreated something"
+    );
+}
+
+#[test]
+fn a_failed_compose_leaves_the_record_as_it_was() {
+    let host = Host::new("api");
+    let record = host.file("run/api.json");
+    let record_arg = record.to_str().unwrap();
+    ok(&host.fetch_env(&["restart", "--record", record_arg]));
+    let before = std::fs::read_to_string(&record).unwrap();
+    host.rotate(EXAMPLE_PASSWORD, "password: \"another\"");
+    let failing = host.file("compose-failing");
+    std::fs::write(&failing, "#!/bin/sh\nexit 3\n").unwrap();
+    std::fs::set_permissions(
+        &failing,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let failed = host.fetch_env(&[
+        "restart",
+        "--changed",
+        "--record",
+        record_arg,
+        "--compose-command",
+        failing.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        failed.status.code(),
+        Some(3),
+        "compose's status is passed on"
+    );
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), before);
+    let names = ok(&host.fetch_env(&["changed", "--record", record_arg, "--names"]));
+    assert_eq!(names, "telapi\n", "the rotation is still to be delivered");
+}
+
+#[test]
+fn output_and_run_write_the_record_they_are_asked_for() {
+    let host = Host::new("api");
+    let record = host.file("out/api.json");
+    let record_arg = record.to_str().unwrap();
+    ok(&host.fetch_env(&["--format", "json", "--record", record_arg]));
+    assert!(record.is_file());
+    let changed = ok(&host.fetch_env(&["changed", "--record", record_arg]));
+    assert_eq!(changed, "");
+    let by_run = host.file("run-record/api.json");
+    ok(&host.fetch_env(&[
+        "run",
+        "--record",
+        by_run.to_str().unwrap(),
+        "--",
+        "/bin/sh",
+        "-c",
+        "test -f \"$0\"",
+        by_run.to_str().unwrap(),
+    ]));
+    // No record: everything counts as changed, and stderr says why.
+    let missing = host.file("none/api.json");
+    let all = host.fetch_env(&["changed", "--record", missing.to_str().unwrap()]);
+    ok(&all);
+    assert!(String::from_utf8_lossy(&all.stderr).contains("no record at"));
+    assert!(String::from_utf8_lossy(&all.stdout).contains("DATABASE_PASSWORD: set ("));
+}

@@ -52,6 +52,8 @@ const PACKAGE_FILES: &[&str] = &[
     "/usr/share/fetch-env/vars.schema.json",
     "/usr/share/doc/fetch-env/copyright",
     "/lib/systemd/system/fetch-env@.service",
+    "/lib/systemd/system/fetch-env-changed@.service",
+    "/lib/systemd/system/fetch-env-changed@.timer",
 ];
 
 /// What `scripts/release.sh` leaves in `target/dist`.
@@ -532,7 +534,7 @@ fn man_reads_the_packaged_man_page() {
             "no {heading}:\n{text}"
         );
     }
-    for command in ["explain", "restart", "completions", "schema"] {
+    for command in ["explain", "restart", "changed", "completions", "schema"] {
         assert!(
             text.contains(command),
             "the man page lacks {command}:\n{text}"
@@ -601,18 +603,83 @@ fn the_unit_runs_the_restart_step_of_the_instance_service() {
         "service: api\nvariables: []\n",
     )
     .unwrap();
+    verify_units(root, &["fetch-env@api.service"]);
+}
+
+/// `systemd-analyze verify` of `units` in the package's `root`: it exits 0 on a key it ignores,
+/// saying so on stderr, so silence is the verdict.
+fn verify_units(root: &Path, units: &[&str]) {
     let output = Command::new(require_tool("systemd-analyze", INSTALL))
         .arg(format!("--root={}", root.display()))
-        .args(["verify", "--man=no", "fetch-env@api.service"])
+        .args(["verify", "--man=no"])
+        .args(units)
         .env("SYSTEMD_LOG_LEVEL", "notice")
         .output()
         .expect("run systemd-analyze");
-    // It exits 0 on a key it ignores, saying so on stderr: silence is the verdict.
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success() && stderr.trim().is_empty(),
-        "systemd-analyze verify: {}\n{stderr}",
+        "systemd-analyze verify {units:?}: {}\n{stderr}",
         output.status
+    );
+}
+
+/// The timer runs `restart --changed` for the instance's service, at an interval and with a
+/// spread of its own, and systemd accepts it with the service it starts.
+#[test]
+fn the_timer_runs_restart_changed_for_the_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout_of(
+        Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&artifacts().deb)
+            .arg(dir.path()),
+    );
+    let root = dir.path();
+    let read = |name: &str| fs::read_to_string(root.join("lib/systemd/system").join(name)).unwrap();
+    let timer = unit_keys(&read("fetch-env-changed@.timer"));
+    let service = unit_keys(&read("fetch-env-changed@.service"));
+    let key = |keys: &HashMap<(String, String), Vec<String>>, section: &str, name: &str| {
+        keys.get(&(section.to_owned(), name.to_owned()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        key(&timer, "Timer", "Unit"),
+        ["fetch-env-changed@%i.service"]
+    );
+    assert_eq!(key(&timer, "Timer", "OnUnitActiveSec"), ["15min"]);
+    assert_eq!(key(&timer, "Install", "WantedBy"), ["timers.target"]);
+    assert_eq!(
+        key(&service, "Service", "ExecStart"),
+        [
+            "/usr/bin/fetch-env --manifest /opt/services/%i/vars.yaml --bootstrap /opt/deployment/.env restart --changed"
+        ]
+    );
+    assert_eq!(
+        key(&service, "Service", "WorkingDirectory"),
+        ["/opt/services/%i"]
+    );
+    let host_units = Path::new("/lib/systemd/system");
+    for entry in fs::read_dir(host_units).unwrap() {
+        let path = entry.unwrap().path();
+        let is_target = path.extension().is_some_and(|e| e == "target");
+        if is_target && path.is_file() {
+            fs::copy(
+                &path,
+                root.join("lib/systemd/system")
+                    .join(path.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+    fs::create_dir_all(root.join("opt/services/api")).unwrap();
+    verify_units(
+        root,
+        &[
+            "fetch-env-changed@api.timer",
+            "fetch-env-changed@api.service",
+        ],
     );
 }
 

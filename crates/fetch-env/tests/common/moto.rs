@@ -159,6 +159,11 @@ impl Moto {
     }
 
     /// Puts a new value into a secret (what a rotation does).
+    /// Overwrites the String parameter `name` with `value`: a new version.
+    pub fn put_parameter(&self, name: &str, value: &str) {
+        self.seed_py(&["--put-parameter", name, value]);
+    }
+
     pub fn put_secret(&self, id: &str, value: &str) {
         self.seed_py(&["--put-secret", id, value]);
     }

@@ -33,6 +33,7 @@ pub const SETTINGS: &[&str] = &[
     "FETCH_ENV_AWS_CONNECT_TIMEOUT",
     "FETCH_ENV_AWS_ATTEMPT_TIMEOUT",
     "FETCH_ENV_AWS_OPERATION_TIMEOUT",
+    "FETCH_ENV_RECORD",
 ];
 
 /// Every AWS and proxy variable the SDK or fetch-env would take from the environment.
@@ -95,7 +96,8 @@ impl FetchEnv {
         command
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("FETCH_ENV_RECORD", private_record());
         Self { command }
     }
 
@@ -115,7 +117,9 @@ impl FetchEnv {
     /// fetch-env with an empty environment, for a test that gives it every variable itself.
     pub fn bare() -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_fetch-env"));
-        command.env_clear();
+        command
+            .env_clear()
+            .env("FETCH_ENV_RECORD", private_record());
         Self { command }
     }
 
@@ -224,6 +228,19 @@ impl Default for FetchEnv {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A record path of one run's own (under the target's temporary folder), so that no run writes
+/// the default `/run/fetch-env/SERVICE.json` of the machine or reads another run's record. A
+/// test comparing two runs names its record with `--record`, which wins.
+pub fn private_record() -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("records")
+        .join(format!("{}-{n}", std::process::id()))
+        .join("record.json")
 }
 
 /// The hang guard for one run: far above what any run takes, never a benchmark.
@@ -349,6 +366,10 @@ pub fn sealed_environment(home: &Path) -> Vec<(String, String)> {
         (
             "AWS_SHARED_CREDENTIALS_FILE".into(),
             format!("{home}/no-aws-credentials"),
+        ),
+        (
+            "FETCH_ENV_RECORD".into(),
+            format!("{home}/fetch-env/record.json"),
         ),
     ]
 }
