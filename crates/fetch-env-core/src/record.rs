@@ -26,6 +26,8 @@ pub const FORMAT: u32 = 1;
 pub struct Record {
     pub format: u32,
     pub service: String,
+    /// The manifest it was made from, as it was named (`--manifest`).
+    pub manifest: String,
     /// When it was written (RFC 3339, UTC).
     pub written: String,
     /// Every variable that had a value, by name.
@@ -116,6 +118,7 @@ impl Record {
         Record {
             format: FORMAT,
             service: resolution.manifest.service.clone(),
+            manifest: resolution.manifest.path.to_string(),
             written,
             variables,
         }
@@ -151,6 +154,26 @@ impl Record {
             }
         }
         Record { variables, ..fresh }
+    }
+}
+
+impl Record {
+    /// Why this record cannot be compared with `fresh` (the record of a resolution just made),
+    /// if it cannot: it was written for another service or from another manifest.
+    pub fn foreign_to(&self, fresh: &Record) -> Option<String> {
+        if self.service != fresh.service {
+            Some(format!(
+                "it was written for service `{}`, not `{}`",
+                self.service, fresh.service
+            ))
+        } else if self.manifest != fresh.manifest {
+            Some(format!(
+                "it was written from {}, not {}",
+                self.manifest, fresh.manifest
+            ))
+        } else {
+            None
+        }
     }
 }
 

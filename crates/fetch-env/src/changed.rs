@@ -66,16 +66,19 @@ pub fn compare(
     resolution: &fetch_env_core::Resolution<'_>,
     manifest: &Manifest,
 ) -> Result<Compared, Failure> {
-    let recorded = record_file::read(path)?;
-    let fresh = record_file::fresh(path, resolution)?;
+    let fresh = record_file::fresh_for_comparison(path, resolution)?;
+    let recorded = record_file::trusted(path, &fresh);
     let empty;
     let before = match &recorded {
         Some(record) => record,
         None => {
-            info(&format!(
-                "no record at {}: every variable counts as changed",
-                path.display()
-            ));
+            // An untrusted record has been reported already.
+            if !path.exists() {
+                info(&format!(
+                    "no record at {}: every variable counts as changed",
+                    path.display()
+                ));
+            }
             empty = Record {
                 variables: Default::default(),
                 ..fresh.clone()

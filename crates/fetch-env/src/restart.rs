@@ -128,7 +128,7 @@ pub fn restart(global: &Global, args: &RestartArgs) -> Result<Exit, Failure> {
             let written = (|| {
                 let fresh = record_file::fresh(&path, resolution)?;
                 // Without a record, only what the recreated containers received is known.
-                let recorded = record_file::read(&path)?.unwrap_or_else(|| Record {
+                let recorded = record_file::trusted(&path, &fresh).unwrap_or_else(|| Record {
                     variables: Default::default(),
                     ..fresh.clone()
                 });

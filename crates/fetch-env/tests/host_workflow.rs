@@ -423,4 +423,67 @@ fn output_and_run_write_the_record_they_are_asked_for() {
     ok(&all);
     assert!(String::from_utf8_lossy(&all.stderr).contains("no record at"));
     assert!(String::from_utf8_lossy(&all.stdout).contains("DATABASE_PASSWORD: set ("));
+    assert!(
+        !host.file("none").exists(),
+        "changed created the record's directory"
+    );
+}
+
+#[test]
+fn a_damaged_foreign_or_unreadable_record_is_not_trusted() {
+    let host = Host::new("api");
+    let record = host.file("run/api.json");
+    let record_arg = record.to_str().unwrap();
+    ok(&host.fetch_env(&["restart", "--record", record_arg]));
+    let good = std::fs::read_to_string(&record).unwrap();
+    let damaged: Vec<(&str, String)> = vec![
+        ("not JSON", "{\"format\": 1, \"service\"".to_owned()),
+        (
+            "another format",
+            good.replace("\"format\": 1", "\"format\": 7"),
+        ),
+        (
+            "another service",
+            good.replace("\"service\": \"api\"", "\"service\": \"billing\""),
+        ),
+        (
+            "another manifest",
+            good.replace("vars.yaml\"", "other/vars.yaml\""),
+        ),
+        ("no variables", "{\"format\": 1}".to_owned()),
+    ];
+    for (what, text) in damaged {
+        assert_ne!(text, good, "{what}: the damage did not apply");
+        std::fs::write(&record, &text).unwrap();
+        let _ = std::fs::remove_file(host.file("argv"));
+        let run = host.fetch_env(&["restart", "--changed", "--record", record_arg]);
+        ok(&run);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.contains("the record is not trusted"),
+            "{what}: {stderr}"
+        );
+        assert_eq!(
+            host.argv(),
+            vec!["up", "-d", "--force-recreate"],
+            "{what}: every container is recreated"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&record).unwrap().len(),
+            good.len(),
+            "{what}: a fresh record replaces it"
+        );
+        let changed = host.fetch_env(&["changed", "--record", record_arg, "--exit-code"]);
+        assert_eq!(changed.status.code(), Some(0), "{what}");
+    }
+    // A record that cannot be read (a directory in its place): not trusted either; compose
+    // still recreates everything, and the record asked for cannot be written (exit 2).
+    std::fs::remove_file(&record).unwrap();
+    std::fs::create_dir(&record).unwrap();
+    let _ = std::fs::remove_file(host.file("argv"));
+    let run = host.fetch_env(&["restart", "--changed", "--record", record_arg]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("cannot be read"), "{stderr}");
+    assert_eq!(host.argv(), vec!["up", "-d", "--force-recreate"]);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
 }

@@ -455,6 +455,38 @@ fn the_output_file_is_the_only_file_written() {
     }
 }
 
+/// The record (and the key of its digests, beside it) is the only file written by printing with
+/// `--record`, by `run --record`, and by `restart`, which writes it once compose (here `true`)
+/// succeeded.
+#[test]
+fn the_record_and_its_key_are_the_only_files_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let environment = sealed_environment(dir.path());
+    let record = dir.path().join("records/api.json");
+    let key = dir.path().join("records/fetch-env.key");
+    let r = record.to_str().unwrap();
+    for extra in [
+        &["--format", "json", "--record", r][..],
+        &["run", "--record", r, "--", "true"],
+        &["restart", "--compose-command", "true", "--record", r],
+        &[
+            "restart",
+            "--changed",
+            "--compose-command",
+            "true",
+            "--record",
+            r,
+        ],
+    ] {
+        let _ = std::fs::remove_file(&record);
+        let trace = traced(dir.path(), &environment, &api_args(extra));
+        assert_only_writes_to(&trace, &[record.clone(), key.clone()]);
+        assert!(record.is_file(), "{extra:?} wrote no record");
+        let mode = std::fs::metadata(&record).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
+
 /// The tls-files example with its `*_FILE` paths in a temporary directory (as in
 /// tests/tls_files.rs): the three files are written, and nothing else.
 #[test]

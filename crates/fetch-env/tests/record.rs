@@ -133,12 +133,25 @@ fn assert_record_holds_no_secret(record: &Path) {
     }
 }
 
+/// The requests a run says it made (`--verbose`), by operation.
+fn requests(run: &Run) -> Vec<String> {
+    run.stderr
+        .lines()
+        .filter(|l| l.ends_with(" requests"))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn rotation_is_seen(namespace: &str, lookup: &[&str]) {
     let seeded = Seeded::new(namespace);
-    let first = seeded.fetch_env(lookup, &["--format", "json"]);
+    let first = seeded.fetch_env(lookup, &["--verbose", "--format", "json"]);
     first.assert_ok();
     assert_record_holds_no_secret(&seeded.record());
     assert_eq!(seeded.changed(lookup), Vec::<String>::new(), "{lookup:?}");
+    // Comparing costs what a resolve costs, and not one request more.
+    let compared = seeded.fetch_env(lookup, &["--verbose", "changed"]);
+    assert!(!requests(&first).is_empty(), "{}", first.show());
+    assert_eq!(requests(&compared), requests(&first), "{lookup:?}");
 
     // The RDS-style secret gets a new version, and a plain parameter another value.
     moto().put_secret(

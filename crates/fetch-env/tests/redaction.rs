@@ -36,7 +36,7 @@ use common::example;
 use common::fault_proxy::{Fault, FaultProxy};
 use common::moto::{Moto, moto};
 use safety::{
-    FAST, Run, closed_endpoint, file_store, on_aws, run_allowing_panic, run_bounded,
+    CANARY, FAST, Run, closed_endpoint, file_store, on_aws, run_allowing_panic, run_bounded,
     run_with_closed_stdout, sealed, write,
 };
 
@@ -304,7 +304,9 @@ impl Inputs<'_> {
 }
 
 /// Every command that reports a resolution, with `--verbose`, and whether its stdout holds
-/// the resolved values (on success only). `{output}` stands for a fresh `--output` path.
+/// the resolved values (on success only). `{output}` stands for a fresh `--output` or
+/// `--record` path: a file that only a successful run may write, and that never holds a secret
+/// unless it is the `--output` of the values.
 const COMMANDS: &[(&[&str], bool)] = &[
     (&["--verbose"], true),
     (&["--verbose", "--format", "json"], true),
@@ -326,6 +328,26 @@ const COMMANDS: &[(&[&str], bool)] = &[
     ),
     (&["--verbose", "check", "--remote"], false),
     (&["--verbose", "run", "--", "true"], false),
+    (
+        &["--verbose", "--format", "json", "--record", "{output}"],
+        true,
+    ),
+    (
+        &["--verbose", "run", "--record", "{output}", "--", "true"],
+        false,
+    ),
+    (
+        &[
+            "--verbose",
+            "restart",
+            "--compose-command",
+            "true",
+            "--record",
+            "{output}",
+        ],
+        false,
+    ),
+    (&["--verbose", "changed", "--record", "{output}"], false),
 ];
 
 /// Runs every command on `inputs` concurrently (the processes mostly wait), with `extra`
@@ -333,14 +355,20 @@ const COMMANDS: &[(&[&str], bool)] = &[
 /// `--output` path.
 fn run_all(inputs: Inputs<'_>, extra: &[&str]) -> Vec<(Run, bool, PathBuf)> {
     let home = tempfile::tempdir().unwrap();
-    let outputs = tempfile::tempdir().unwrap();
+    // Kept after the runs (under the target's temporary folder), so that what they wrote can
+    // be examined.
+    let outputs = tempfile::Builder::new()
+        .prefix("redaction-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+        .keep();
     std::thread::scope(|scope| {
         let handles: Vec<_> = COMMANDS
             .iter()
             .enumerate()
             .map(|(i, (args, values))| {
                 let home = home.path();
-                let output = outputs.path().join(format!("out-{i}.env"));
+                let output = outputs.join(format!("out-{i}.env"));
                 scope.spawn(move || {
                     let mut command = inputs.command(home);
                     command.args(extra);
@@ -371,8 +399,24 @@ fn assert_failed_quietly(runs: &[(Run, bool, PathBuf)], exit: i32) {
 fn a_successful_resolution_shows_secrets_only_where_they_are_the_output() {
     let case = prepared("ok");
     for inputs in [case.on_file(), case.on_aws(&moto().endpoint)] {
-        for (run, values_on_stdout, _) in run_all(inputs, &[]) {
+        for (run, values_on_stdout, output) in run_all(inputs, &[]) {
             run.assert_ok().assert_no_canary(values_on_stdout);
+            // A record holds no value; nor does anything but the values' `--output`.
+            let writes_values = run.args.iter().any(|a| a == "--output");
+            if let Ok(written) = std::fs::read_to_string(&output)
+                && !writes_values
+            {
+                assert!(
+                    !written.contains(CANARY),
+                    "{:?}: a secret reached {}:\n{written}",
+                    inputs.store,
+                    output.display()
+                );
+            }
+            if run.args.iter().any(|a| a == "--record") && !run.args.contains(&"changed".to_owned())
+            {
+                assert!(output.is_file(), "no record written\n{}", run.show());
+            }
             if values_on_stdout {
                 // The canaries are live: they reach the output that is meant to carry them.
                 for canary in [
