@@ -19,6 +19,8 @@ usage: seed.py ENDPOINT STORE.yaml            create every parameter and secret;
        seed.py ENDPOINT --create-binary-secret NAME BYTES  a SecretBinary secret; prints its ARN
        seed.py ENDPOINT --put-secret ID VALUE put a new value (rotation)
        seed.py ENDPOINT --put-parameter NAME VALUE  overwrite a String parameter (a new version)
+       seed.py ENDPOINT --get-secret ID       print the current value of a secret
+       seed.py ENDPOINT --list-secrets PREFIX print the names of the secrets under PREFIX (JSON)
        seed.py ENDPOINT --delete-secret ID    delete a secret at once
 
 The values are written exactly as the file store reads them: scalars as their text, a secret
@@ -160,6 +162,17 @@ def main():
         client("ssm", endpoint).put_parameter(
             Name=sys.argv[3], Value=sys.argv[4], Type="String", Overwrite=True
         )
+    elif sys.argv[2] == "--get-secret":
+        answer = client("secretsmanager", endpoint).get_secret_value(
+            SecretId=sys.argv[3], VersionStage="AWSCURRENT"
+        )
+        print(answer["SecretString"])
+    elif sys.argv[2] == "--list-secrets":
+        names = []
+        pages = client("secretsmanager", endpoint).get_paginator("list_secrets")
+        for page in pages.paginate():
+            names += [s["Name"] for s in page["SecretList"] if s["Name"].startswith(sys.argv[3])]
+        print(json.dumps(sorted(names)))
     elif sys.argv[2] == "--create-binary-secret":
         created = client("secretsmanager", endpoint).create_secret(
             Name=sys.argv[3], SecretBinary=sys.argv[4].encode()

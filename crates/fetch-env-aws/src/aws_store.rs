@@ -424,7 +424,16 @@ impl AwsStore {
         &self,
         id: &str,
     ) -> Result<Result<FetchedSecret, SecretFetchError>, StoreError> {
-        match self.secrets.get_secret_value().secret_id(id).send().await {
+        // AWSCURRENT is the default; naming it also makes moto answer the current version after
+        // a stage move (its default does not follow UpdateSecretVersionStage).
+        match self
+            .secrets
+            .get_secret_value()
+            .secret_id(id)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+        {
             Ok(answer) => Ok(Ok(FetchedSecret {
                 name: answer.name().unwrap_or(id).to_owned(),
                 payload: payload(answer.secret_string(), answer.secret_binary().is_some()),
@@ -465,6 +474,49 @@ fn parameter(p: &aws_sdk_ssm::types::Parameter) -> Option<Parameter> {
         secure: p.r#type() == Some(&aws_sdk_ssm::types::ParameterType::SecureString),
         version: Some(p.version().to_string()),
     })
+}
+
+impl AwsStore {
+    /// Fails when no region is set: nothing can be asked of AWS without one.
+    pub(crate) fn require_region(&self) -> Result<(), StoreError> {
+        if self.region.is_empty() {
+            return Err(StoreError::Invalid(
+                "AWS_REGION is not set: put AWS_REGION=… in the environment or the bootstrap file"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs `future` on the store's runtime; a refused certificate is named as in a fetch.
+    pub(crate) fn block_on<T>(
+        &self,
+        future: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.runtime.block_on(async {
+            match future.await {
+                Err(StoreError::Unavailable(message)) if message.contains(CERTIFICATE_REFUSED) => {
+                    Err(StoreError::Unavailable(format!(
+                        "{message}\n{}",
+                        self.refused_certificate().await
+                    )))
+                }
+                other => other,
+            }
+        })
+    }
+
+    pub(crate) async fn credentials_ready(&self) -> Result<(), StoreError> {
+        self.check_credentials().await
+    }
+
+    pub(crate) fn ssm(&self) -> &aws_sdk_ssm::Client {
+        &self.ssm
+    }
+
+    pub(crate) fn secrets(&self) -> &aws_sdk_secretsmanager::Client {
+        &self.secrets
+    }
 }
 
 /// What rustls says when it refuses a server's certificate.
@@ -609,36 +661,19 @@ impl Store for AwsStore {
         if nothing_remote {
             return Ok(StoreResponse::default());
         }
-        if self.region.is_empty() {
-            return Err(StoreError::Invalid(
-                "AWS_REGION is not set: put AWS_REGION=… in the environment or the bootstrap file"
-                    .into(),
-            ));
-        }
-        self.runtime.block_on(async {
-            let result = async {
-                self.check_credentials().await?;
-                let (parameters, bundles, secrets) = tokio::try_join!(
-                    self.parameters(&request.parameters),
-                    self.bundles(&request.bundles),
-                    self.arn_secrets(&request.secrets),
-                )?;
-                Ok(StoreResponse {
-                    parameters,
-                    bundles,
-                    secrets,
-                })
-            }
-            .await;
-            match result {
-                Err(StoreError::Unavailable(message)) if message.contains(CERTIFICATE_REFUSED) => {
-                    Err(StoreError::Unavailable(format!(
-                        "{message}\n{}",
-                        self.refused_certificate().await
-                    )))
-                }
-                other => other,
-            }
+        self.require_region()?;
+        self.block_on(async {
+            self.check_credentials().await?;
+            let (parameters, bundles, secrets) = tokio::try_join!(
+                self.parameters(&request.parameters),
+                self.bundles(&request.bundles),
+                self.arn_secrets(&request.secrets),
+            )?;
+            Ok(StoreResponse {
+                parameters,
+                bundles,
+                secrets,
+            })
         })
     }
 

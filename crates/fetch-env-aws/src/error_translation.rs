@@ -208,6 +208,13 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     (parts.join(": ")).to_string()
 }
 
+/// The service's error code of `error`, if it answered with one.
+pub(crate) fn code_of<E: ProvideErrorMetadata>(
+    error: &SdkError<E, HttpResponse>,
+) -> Option<String> {
+    code_and_message(error).map(|(code, _)| code)
+}
+
 /// `true` when `error` is the service saying the thing does not exist.
 pub(crate) fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
     code_and_message(error)

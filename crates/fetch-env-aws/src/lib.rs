@@ -13,6 +13,7 @@
 pub mod actions;
 mod aws_settings;
 mod aws_store;
+mod aws_write;
 mod call_counter;
 mod certificate_probe;
 mod error_translation;

@@ -24,6 +24,7 @@ mod location;
 mod lookup;
 mod manifest;
 mod material;
+mod provision;
 mod raw_manifest;
 pub mod record;
 mod render;
@@ -34,6 +35,7 @@ mod secret_json;
 mod secret_value;
 mod settings;
 mod store;
+mod store_edit;
 mod template;
 mod value;
 mod yaml;
@@ -61,6 +63,9 @@ pub use sanitize::sanitize;
 pub use schema::manifest_schema;
 // The error is part of `ResolveError::SecretNotJson`; the parser is public for the fuzz target
 // only (`fuzz/fuzz_targets/secret_json.rs`), not for callers.
+pub use provision::{
+    BundleWrite, Destination, NotWritable, WriteReport, WriteRequest, canonical_bundle, destination,
+};
 pub use secret_json::SecretJsonError;
 #[doc(hidden)]
 pub use secret_json::parse_object;
@@ -70,6 +75,7 @@ pub use store::{
     BundleQuery, FetchedSecret, Parameter, ParameterQuery, SecretFetchError, SecretPayload, Store,
     StoreError, StoreRequest, StoreResponse,
 };
+pub use store_edit::edit_store_file;
 pub use template::{Template, TemplateError, percent_encode};
 pub use value::Value;
 pub use yaml::did_you_mean;

@@ -490,7 +490,7 @@ pub fn store_request(
     })
 }
 
-fn namespace(options: &ResolveOptions) -> Result<&str, ResolveError> {
+pub(crate) fn namespace(options: &ResolveOptions) -> Result<&str, ResolveError> {
     let raw = options
         .namespace
         .as_deref()

@@ -86,7 +86,17 @@ pub fn check(global: &Global, args: &CheckArgs) -> Result<Exit, Failure> {
         let store = inputs.store(global)?;
         let resolution = inputs.resolve(global, store.as_ref())?;
         resolution_warnings = resolution.warnings.clone();
-        resolution.failures.iter().map(failure_diagnostic).collect()
+        resolution
+            .failures
+            .iter()
+            .map(|failure| {
+                let diagnostic = failure_diagnostic(failure);
+                match crate::provision::to_do(&inputs, global, failure) {
+                    Some(help) => diagnostic.with_help(help),
+                    None => diagnostic,
+                }
+            })
+            .collect()
     } else {
         Vec::new()
     };

@@ -197,6 +197,14 @@ pub enum Command {
     /// Resolve afresh and print each variable whose source or version moved since the record
     /// was written, with the containers to recreate for it; nothing when nothing moved.
     Changed(ChangedArgs),
+    /// Write the value of NAME (read from standard input, never from the command line) where a
+    /// resolve on this host reads it: its SSM parameter, or its key of the service's bundle.
+    Set(SetArgs),
+    /// Remove the value of NAME from where a resolve on this host reads it.
+    Unset(UnsetArgs),
+    /// Write many values at once from FILE (the bootstrap file's syntax), checked against the
+    /// manifest first.
+    Seed(SeedArgs),
     /// The least-privilege IAM policy this manifest needs on this host, as JSON.
     IamPolicy(IamPolicyArgs),
     /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
@@ -271,6 +279,31 @@ pub struct RestartArgs {
     /// Write no record (compose then replaces fetch-env, as `exec` does).
     #[arg(long, conflicts_with = "changed")]
     pub no_record: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// A declared variable.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Keep a trailing newline of the value (by default one is dropped).
+    #[arg(long)]
+    pub keep_newline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnsetArgs {
+    /// A declared variable.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// A file of NAME=value lines, in the bootstrap file's syntax.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
 }
 
 #[derive(Debug, Args)]

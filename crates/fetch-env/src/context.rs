@@ -14,6 +14,14 @@ use crate::cli::Global;
 use crate::exit::{Exit, Failure};
 use crate::output_file::{WriteOptions, Written, plan, write_atomically};
 
+/// Which store an invocation uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    File(PathBuf),
+    Aws,
+    Unknown(String),
+}
+
 /// The manifest and bootstrap file of one invocation.
 #[derive(Debug)]
 pub struct Inputs {
@@ -91,36 +99,51 @@ impl Inputs {
         })
     }
 
-    /// Opens the store named by `--store`, FETCH_ENV_STORE or the bootstrap file.
-    pub fn store(&self, global: &Global) -> Result<Box<dyn Store>, Failure> {
+    /// The store named by `--store`, FETCH_ENV_STORE or the bootstrap file.
+    pub fn store_spec(&self, global: &Global) -> StoreSpec {
         let spec = self
             .lookup("FETCH_ENV_STORE", global.store.as_deref())
             .map(|s| s.value)
             .unwrap_or_else(|| "aws".to_owned());
         if let Some(path) = spec.strip_prefix("file:") {
-            let store = FileStore::open(Path::new(path)).map_err(Failure::invalid)?;
-            return Ok(Box::new(store));
+            StoreSpec::File(PathBuf::from(path))
+        } else if spec == "aws" {
+            StoreSpec::Aws
+        } else {
+            StoreSpec::Unknown(spec)
         }
-        if spec == "aws" {
-            let environment = |key: &str| std::env::var(key).ok();
-            let overrides = |key: &str| global.aws_override(key);
-            let settings = AwsSettings::load(
-                &environment,
-                &self.bootstrap,
-                &overrides,
-                &self.manifest.service,
-            )
-            .map_err(Failure::usage)?;
-            let store = AwsStore::new(&settings).map_err(|e| match e {
-                fetch_env_core::StoreError::Invalid(m) => Failure::usage(m),
-                fetch_env_core::StoreError::Unavailable(m) => Failure::new(Exit::Backend, m),
-            })?;
-            return Ok(Box::new(store));
+    }
+
+    /// Opens the store named by `--store`, FETCH_ENV_STORE or the bootstrap file.
+    pub fn store(&self, global: &Global) -> Result<Box<dyn Store>, Failure> {
+        match self.store_spec(global) {
+            StoreSpec::File(path) => {
+                let store = FileStore::open(&path).map_err(Failure::invalid)?;
+                Ok(Box::new(store))
+            }
+            StoreSpec::Aws => Ok(Box::new(self.aws_store(global)?)),
+            StoreSpec::Unknown(spec) => Err(Failure::usage(format!(
+                "unknown store `{}` (expected `aws` or `file:PATH`)",
+                spec
+            ))),
         }
-        Err(Failure::usage(format!(
-            "unknown store `{}` (expected `aws` or `file:PATH`)",
-            spec
-        )))
+    }
+
+    /// The AWS store, with the settings of this invocation.
+    pub fn aws_store(&self, global: &Global) -> Result<AwsStore, Failure> {
+        let environment = |key: &str| std::env::var(key).ok();
+        let overrides = |key: &str| global.aws_override(key);
+        let settings = AwsSettings::load(
+            &environment,
+            &self.bootstrap,
+            &overrides,
+            &self.manifest.service,
+        )
+        .map_err(Failure::usage)?;
+        AwsStore::new(&settings).map_err(|e| match e {
+            fetch_env_core::StoreError::Invalid(m) => Failure::usage(m),
+            fetch_env_core::StoreError::Unavailable(m) => Failure::new(Exit::Backend, m),
+        })
     }
 
     /// Resolves the manifest; store and setting problems become failures with their exit code.

@@ -20,6 +20,7 @@ mod explain;
 mod export;
 mod iam_policy;
 mod output_file;
+mod provision;
 mod record_file;
 mod restart;
 mod run;
@@ -75,6 +76,9 @@ fn main() -> ExitCode {
         Some(Command::Restart(args)) => restart::restart(&cli.global, args),
         Some(Command::Consumers(args)) => consumers::consumers(&cli.global, args),
         Some(Command::Changed(args)) => changed::changed(&cli.global, args),
+        Some(Command::Set(args)) => provision::set(&cli.global, args),
+        Some(Command::Unset(args)) => provision::unset(&cli.global, args),
+        Some(Command::Seed(args)) => provision::seed(&cli.global, args),
         Some(Command::IamPolicy(args)) => iam_policy::iam_policy(&cli.global, args),
         Some(Command::Completions(args)) => documents::completions(args.shell),
         Some(Command::Manpage) => documents::manpage(),

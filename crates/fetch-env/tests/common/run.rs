@@ -213,6 +213,21 @@ impl FetchEnv {
         run_bounded_within(&mut self.command, limit)
     }
 
+    /// Like [`FetchEnv::run`], with `input` on standard input (from a file, not a terminal).
+    pub fn run_with_stdin(mut self, input: &[u8]) -> Run {
+        let mut file = tempfile::tempfile().expect("a temporary file");
+        std::io::Write::write_all(&mut file, input).expect("write the input");
+        std::io::Seek::rewind(&mut file).expect("rewind the input");
+        self.command
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::from(file))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let run = finish(&mut self.command, HANG_GUARD);
+        assert!(!run.panicked(), "fetch-env panicked\n{}", run.show());
+        run
+    }
+
     /// Runs it to completion without the guard's checks (for a test that reads the raw output).
     pub fn output(mut self) -> Output {
         self.command.output().expect("run fetch-env")
