@@ -34,7 +34,9 @@ use std::collections::BTreeSet;
 use fetch_env_core::{BundleQuery, ParameterQuery, StoreRequest};
 
 use crate::actions::{
-    BATCH_GET_SECRET_VALUE, GET_PARAMETERS, GET_PARAMETERS_BY_PATH, GET_SECRET_VALUE, LIST_SECRETS,
+    BATCH_GET_SECRET_VALUE, CREATE_SECRET, DELETE_PARAMETER, GET_PARAMETERS,
+    GET_PARAMETERS_BY_PATH, GET_SECRET_VALUE, LIST_SECRETS, PUT_PARAMETER, PUT_SECRET_VALUE,
+    UPDATE_SECRET_VERSION_STAGE,
 };
 
 /// The partition, region and account of the ARNs of the service's own parameters and secrets.
@@ -134,6 +136,33 @@ fn statements(request: &StoreRequest, secrets: &[SecretId<'_>], place: &Place) -
         });
     }
     statements
+}
+
+/// The policy of the role that runs `set`, `unset` and `seed` for the service whose SSM path
+/// is `path` (`/NS/SERVICE/`) and whose canonical bundle is `bundle` (`NS/SERVICE/secrets`),
+/// in `place`: parameters put and deleted under the path; the bundle read, created, given a
+/// new version and its `AWSCURRENT` stage moved (the no-lost-update write of
+/// [`crate::AwsStore::write`]). Nothing else: `seed`'s report of what is still needed is left
+/// out when the role may not read.
+pub fn provisioning_policy(path: &str, bundle: &str, place: &Place) -> String {
+    let path = path.trim_end_matches('/');
+    render(&[
+        Statement {
+            sid: "WriteServiceParameters",
+            actions: vec![PUT_PARAMETER, DELETE_PARAMETER],
+            resources: vec![place.arn("ssm", &format!("parameter{path}/*"))],
+        },
+        Statement {
+            sid: "WriteServiceBundle",
+            actions: vec![
+                GET_SECRET_VALUE,
+                PUT_SECRET_VALUE,
+                CREATE_SECRET,
+                UPDATE_SECRET_VERSION_STAGE,
+            ],
+            resources: vec![place.arn("secretsmanager", &format!("secret:{bundle}-??????"))],
+        },
+    ])
 }
 
 /// The policy document, pretty-printed with two-space indents, keys in the order IAM's own

@@ -338,6 +338,24 @@ pub struct IamPolicyArgs {
     /// else `*`.
     #[arg(long, value_name = "ID")]
     pub account_id: Option<String>,
+
+    /// Whose policy: the hosts that resolve (`reading`), or the role that runs `set`, `unset`
+    /// and `seed` (`provisioning`).
+    #[arg(
+        long = "for",
+        value_enum,
+        default_value = "reading",
+        value_name = "ROLE"
+    )]
+    pub role: PolicyRole,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyRole {
+    /// Every host that resolves this manifest.
+    Reading,
+    /// The role that writes its values with `set`, `unset` and `seed`.
+    Provisioning,
 }
 
 #[derive(Debug, Args)]

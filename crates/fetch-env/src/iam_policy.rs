@@ -4,12 +4,14 @@
 //! derivation itself lives beside the AWS requests it grants ([`fetch_env_aws::iam_policy`]).
 
 use fetch_env_aws::AwsSettings;
-use fetch_env_aws::iam_policy::{Place, SecretId, account, is_region, kms_note, policy};
+use fetch_env_aws::iam_policy::{
+    Place, SecretId, account, is_region, kms_note, policy, provisioning_policy,
+};
 use fetch_env_core::{
     BundleQuery, Diagnostic, DiagnosticKind, Origin, ParameterQuery, ResolveError, store_request,
 };
 
-use crate::cli::{Global, IamPolicyArgs};
+use crate::cli::{Global, IamPolicyArgs, PolicyRole};
 use crate::context::Inputs;
 use crate::diagnostics::emit;
 use crate::exit::{Exit, Failure};
@@ -17,6 +19,9 @@ use crate::exit::{Exit, Failure};
 pub fn iam_policy(global: &Global, args: &IamPolicyArgs) -> Result<Exit, Failure> {
     let inputs = Inputs::load(global)?;
     let options = inputs.options(global)?;
+    if args.role == PolicyRole::Provisioning {
+        return provisioning(&inputs, global, args, &options);
+    }
     let request = store_request(&inputs.manifest, &inputs.bootstrap, &options)
         .map_err(|e| request_failure(&inputs, global, e))?;
     let nothing_remote = request.parameters == ParameterQuery::None
@@ -52,6 +57,57 @@ pub fn iam_policy(global: &Global, args: &IamPolicyArgs) -> Result<Exit, Failure
         .map(|line| Diagnostic::note(DiagnosticKind::Setting, line))
         .collect();
     emit(&notes);
+    Ok(Exit::Success)
+}
+
+/// The policy of the role that runs `set`, `unset` and `seed` on this manifest.
+fn provisioning(
+    inputs: &Inputs,
+    global: &Global,
+    args: &IamPolicyArgs,
+    options: &fetch_env_core::ResolveOptions,
+) -> Result<Exit, Failure> {
+    let writable = inputs
+        .manifest
+        .variables()
+        .iter()
+        .any(|v| matches!(v.origin, Origin::Remote));
+    if !writable {
+        return Err(Failure::usage(format!(
+            "{} declares no variable that `set` can write (every one is `source: local`, read from an `arn_from` secret, or composed): no provisioning policy is needed",
+            inputs.manifest.path
+        )));
+    }
+    let namespace = options
+        .namespace
+        .as_deref()
+        .map(|n| n.trim_matches('/').to_owned())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            Failure::usage("NAMESPACE is not set, and the policy's ARNs need it: put NAMESPACE=… in the environment or the bootstrap file, or pass --namespace")
+        })?;
+    let service = &inputs.manifest.service;
+    let region = region(inputs, global)?;
+    let request = store_request(&inputs.manifest, &inputs.bootstrap, options)
+        .map_err(|e| request_failure(inputs, global, e))?;
+    let secrets = request
+        .secrets
+        .iter()
+        .map(|id| SecretId::parse(id).map_err(|why| secret_failure(inputs, id, &why)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (account, account_warning) =
+        account(args.account_id.as_deref(), &secrets).map_err(Failure::usage)?;
+    let warnings: Vec<Diagnostic> = account_warning
+        .into_iter()
+        .map(|warning| Diagnostic::warning(DiagnosticKind::Setting, warning))
+        .collect();
+    emit(&warnings);
+    let place = Place::new(region, account);
+    crate::exit::print(&provisioning_policy(
+        &format!("/{namespace}/{service}/"),
+        &fetch_env_core::canonical_bundle(&namespace, service),
+        &place,
+    ))?;
     Ok(Exit::Success)
 }
 

@@ -96,11 +96,24 @@ pub fn seed(global: &Global, args: &SeedArgs) -> Result<Exit, Failure> {
     }
     let report = write(&inputs, global, &request)?;
     print_report(&report)?;
-    // What the manifest still needs, from a fresh resolve of what was just written.
-    let store = inputs.store(global)?;
-    let resolution = inputs.resolve(global, store.as_ref())?;
-    let needed: Vec<String> = resolution
-        .failures
+    // What the manifest still needs, from a fresh resolve of what was just written (a role that
+    // may only write cannot tell).
+    let resolution = inputs
+        .store(global)
+        .and_then(|store| inputs.resolve(global, store.as_ref()).map(|r| r.failures));
+    let failures = match resolution {
+        Ok(failures) => failures,
+        Err(failure) => {
+            let why = failure
+                .diagnostics
+                .first()
+                .map(|d| d.message.clone())
+                .unwrap_or_default();
+            info(&format!("cannot tell what the manifest still needs: {why}"));
+            return Ok(Exit::Success);
+        }
+    };
+    let needed: Vec<String> = failures
         .iter()
         .map(|f| {
             format!(

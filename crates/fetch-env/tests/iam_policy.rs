@@ -443,6 +443,15 @@ fn parliament_finds_nothing_in_any_mode() {
     audit(&format!(
         "{{\"Version\": \"2012-10-17\", \"Statement\": [{suggested}]}}"
     ));
+
+    // The provisioning role's policy.
+    let output = iam_policy(
+        &example("api", "vars.yaml"),
+        &bootstrap,
+        &["--for", "provisioning"],
+    );
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    audit(&String::from_utf8_lossy(&output.stdout));
 }
 
 #[test]
@@ -669,4 +678,105 @@ fn a_manifest_that_reads_nothing_from_aws_gets_no_policy() {
             && stderr.contains("need no IAM policy"),
         "{stderr}"
     );
+}
+
+/// `iam-policy --for provisioning` on moto with IAM enforced: a user holding it can `set` a
+/// parameter, `unset` it, create the service's bundle with a first key and add a second; a user
+/// without any one of its actions is refused at the step that needs it, with exit 3 and a
+/// message naming the action.
+#[test]
+fn the_provisioning_policy_suffices_and_every_action_is_needed() {
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let output = iam_policy(
+        &example("api", "vars.yaml"),
+        &example("api", "bootstrap.env"),
+        &["--for", "provisioning"],
+    );
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let policy: Value = serde_json::from_slice(&output.stdout).expect("policy JSON");
+    let all = actions(&policy);
+    assert_eq!(all.len(), 6, "{all:?}");
+    let mut policies = serde_json::Map::new();
+    let mut plan: Vec<(String, Vec<String>)> = vec![("all".to_owned(), Vec::new())];
+    plan.extend(
+        all.iter()
+            .map(|a| (format!("without-{}", a.replace(':', ".")), vec![a.clone()])),
+    );
+    for (name, without) in &plan {
+        policies.insert(name.clone(), widened(&policy, without));
+    }
+    let (_, keys) = iam_users(&moto, &policies);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let outcomes: Vec<(String, Vec<String>, Result<(), (usize, String)>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = plan
+                .iter()
+                .enumerate()
+                .map(|(index, (name, without))| {
+                    let (key_id, secret) = keys[name].clone();
+                    let endpoint = moto.endpoint.clone();
+                    let bootstrap = dir.path().join(format!("bootstrap-{index}.env"));
+                    std::fs::write(
+                        &bootstrap,
+                        format!("NAMESPACE=provisioning/u{index}\nAWS_REGION=eu-central-1\n"),
+                    )
+                    .expect("write bootstrap");
+                    scope.spawn(move || {
+                        let step = |args: &[&str], value: &str| {
+                            common::FetchEnv::new()
+                                .env("AWS_ENDPOINT_URL", &endpoint)
+                                .env("AWS_REGION", "eu-central-1")
+                                .env("AWS_ACCESS_KEY_ID", &key_id)
+                                .env("AWS_SECRET_ACCESS_KEY", &secret)
+                                .args(["--store", "aws", "--manifest"])
+                                .arg(example("api", "vars.yaml"))
+                                .arg("--bootstrap")
+                                .arg(&bootstrap)
+                                .args(args)
+                                .run_with_stdin(value.as_bytes())
+                        };
+                        let steps: [(&[&str], &str); 4] = [
+                            (&["set", "LOG_LEVEL"], "info\n"),
+                            (&["unset", "LOG_LEVEL"], ""),
+                            (&["set", "JWT_SIGNING_KEY"], "first\n"),
+                            (&["set", "JWT_SIGNING_KEY"], "second\n"),
+                        ];
+                        let mut outcome = Ok(());
+                        for (number, (args, value)) in steps.iter().enumerate() {
+                            let run = step(args, value);
+                            if run.code != Some(0) {
+                                outcome = Err((number, run.show()));
+                                break;
+                            }
+                        }
+                        (name.clone(), without.clone(), outcome)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a user"))
+                .collect()
+        });
+    let mut problems = Vec::new();
+    for (name, without, outcome) in outcomes {
+        match (without.as_slice(), outcome) {
+            ([], Ok(())) => {}
+            ([], Err((step, shown))) => {
+                problems.push(format!("{name}: step {step} failed:\n{shown}"))
+            }
+            ([action], Err((_, shown))) => {
+                if !(shown.contains("exit: Some(3)") && shown.contains(action.as_str())) {
+                    problems.push(format!(
+                        "{name}: not refused with exit 3 naming {action}:\n{shown}"
+                    ));
+                }
+            }
+            (_, Ok(())) => {
+                problems.push(format!("{name}: every step succeeded without {without:?}"))
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }

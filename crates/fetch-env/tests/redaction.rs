@@ -1062,3 +1062,102 @@ fn an_injected_panic_shows_no_value_even_with_backtraces() {
         }
     }
 }
+
+/// `set`, `unset` and `seed`, with `--verbose` and `--dry-run`, succeeding and refused, on both
+/// stores: the values written (canaries) never reach stdout or stderr. The writes go to a
+/// namespace and a store file of their own, so the other tests' values stay as seeded.
+#[test]
+fn provisioning_shows_no_value() {
+    let case = prepared("ok");
+    let dir = tempfile::tempdir().unwrap();
+    let store = write(
+        dir.path(),
+        "store.yaml",
+        std::fs::read_to_string(&case.store).unwrap(),
+    );
+    let values = write(
+        dir.path(),
+        "values.env",
+        "PLAIN_HOST=CANARY-seed-host\nAPI_TOKEN=CANARY-seed-token\n",
+    );
+    let refused = write(
+        dir.path(),
+        "refused.env",
+        "DB_PASSWORD=CANARY-seed-refused\nUNDECLARED=CANARY-seed-undeclared\n",
+    );
+    let aws_bootstrap = write(
+        dir.path(),
+        "aws.env",
+        std::fs::read_to_string(&case.bootstrap_aws)
+            .unwrap()
+            .replace("NAMESPACE=red/ok", "NAMESPACE=red/provisioning"),
+    );
+    let endpoint = moto().endpoint.clone();
+    for inputs in [
+        input(&case.manifest, &case.bootstrap_file, &store),
+        Inputs {
+            manifest: &case.manifest,
+            bootstrap: &aws_bootstrap,
+            store: Store::Aws(&endpoint),
+        },
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let steps: Vec<(Vec<&str>, &str, i32)> = vec![
+            (
+                vec!["--verbose", "set", "API_TOKEN"],
+                "CANARY-set-token\n",
+                0,
+            ),
+            (
+                vec!["--verbose", "--dry-run", "set", "JWT_KEY"],
+                "CANARY-dry\n",
+                0,
+            ),
+            (
+                vec!["--verbose", "set", "DB_PASSWORD"],
+                "CANARY-set-refused\n",
+                2,
+            ),
+            (
+                vec!["--verbose", "set", "DATABASE_URL"],
+                "CANARY-composed\n",
+                2,
+            ),
+            (vec!["--verbose", "unset", "API_TOKEN"], "", 0),
+            (
+                vec!["--verbose", "seed", "--from", values.to_str().unwrap()],
+                "",
+                0,
+            ),
+            (
+                vec![
+                    "--verbose",
+                    "--dry-run",
+                    "seed",
+                    "--from",
+                    values.to_str().unwrap(),
+                ],
+                "",
+                0,
+            ),
+            (
+                vec!["--verbose", "seed", "--from", refused.to_str().unwrap()],
+                "",
+                2,
+            ),
+        ];
+        for (args, stdin, exit) in steps {
+            let mut command = inputs.command(home.path());
+            command.args(&args);
+            let run = common::FetchEnv::wrapping(command).run_with_stdin(stdin.as_bytes());
+            assert_eq!(
+                run.code,
+                Some(exit),
+                "{:?} {args:?}\n{}",
+                inputs.store,
+                run.show()
+            );
+            run.assert_no_canary(false);
+        }
+    }
+}
