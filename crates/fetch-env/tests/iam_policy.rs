@@ -680,6 +680,10 @@ fn a_manifest_that_reads_nothing_from_aws_gets_no_policy() {
     );
 }
 
+/// One user's run of the provisioning steps: its name, the actions its policy lacks, and the
+/// first step that failed with what it printed.
+type Outcome = (String, Vec<String>, Result<(), (usize, String)>);
+
 /// `iam-policy --for provisioning` on moto with IAM enforced: a user holding it can `set` a
 /// parameter, `unset` it, create the service's bundle with a first key and add a second; a user
 /// without any one of its actions is refused at the step that needs it, with exit 3 and a
@@ -707,57 +711,56 @@ fn the_provisioning_policy_suffices_and_every_action_is_needed() {
     }
     let (_, keys) = iam_users(&moto, &policies);
     let dir = tempfile::tempdir().expect("temporary directory");
-    let outcomes: Vec<(String, Vec<String>, Result<(), (usize, String)>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = plan
-                .iter()
-                .enumerate()
-                .map(|(index, (name, without))| {
-                    let (key_id, secret) = keys[name].clone();
-                    let endpoint = moto.endpoint.clone();
-                    let bootstrap = dir.path().join(format!("bootstrap-{index}.env"));
-                    std::fs::write(
-                        &bootstrap,
-                        format!("NAMESPACE=provisioning/u{index}\nAWS_REGION=eu-central-1\n"),
-                    )
-                    .expect("write bootstrap");
-                    scope.spawn(move || {
-                        let step = |args: &[&str], value: &str| {
-                            common::FetchEnv::new()
-                                .env("AWS_ENDPOINT_URL", &endpoint)
-                                .env("AWS_REGION", "eu-central-1")
-                                .env("AWS_ACCESS_KEY_ID", &key_id)
-                                .env("AWS_SECRET_ACCESS_KEY", &secret)
-                                .args(["--store", "aws", "--manifest"])
-                                .arg(example("api", "vars.yaml"))
-                                .arg("--bootstrap")
-                                .arg(&bootstrap)
-                                .args(args)
-                                .run_with_stdin(value.as_bytes())
-                        };
-                        let steps: [(&[&str], &str); 4] = [
-                            (&["set", "LOG_LEVEL"], "info\n"),
-                            (&["unset", "LOG_LEVEL"], ""),
-                            (&["set", "JWT_SIGNING_KEY"], "first\n"),
-                            (&["set", "JWT_SIGNING_KEY"], "second\n"),
-                        ];
-                        let mut outcome = Ok(());
-                        for (number, (args, value)) in steps.iter().enumerate() {
-                            let run = step(args, value);
-                            if run.code != Some(0) {
-                                outcome = Err((number, run.show()));
-                                break;
-                            }
+    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .iter()
+            .enumerate()
+            .map(|(index, (name, without))| {
+                let (key_id, secret) = keys[name].clone();
+                let endpoint = moto.endpoint.clone();
+                let bootstrap = dir.path().join(format!("bootstrap-{index}.env"));
+                std::fs::write(
+                    &bootstrap,
+                    format!("NAMESPACE=provisioning/u{index}\nAWS_REGION=eu-central-1\n"),
+                )
+                .expect("write bootstrap");
+                scope.spawn(move || {
+                    let step = |args: &[&str], value: &str| {
+                        common::FetchEnv::new()
+                            .env("AWS_ENDPOINT_URL", &endpoint)
+                            .env("AWS_REGION", "eu-central-1")
+                            .env("AWS_ACCESS_KEY_ID", &key_id)
+                            .env("AWS_SECRET_ACCESS_KEY", &secret)
+                            .args(["--store", "aws", "--manifest"])
+                            .arg(example("api", "vars.yaml"))
+                            .arg("--bootstrap")
+                            .arg(&bootstrap)
+                            .args(args)
+                            .run_with_stdin(value.as_bytes())
+                    };
+                    let steps: [(&[&str], &str); 4] = [
+                        (&["set", "LOG_LEVEL"], "info\n"),
+                        (&["unset", "LOG_LEVEL"], ""),
+                        (&["set", "JWT_SIGNING_KEY"], "first\n"),
+                        (&["set", "JWT_SIGNING_KEY"], "second\n"),
+                    ];
+                    let mut outcome = Ok(());
+                    for (number, (args, value)) in steps.iter().enumerate() {
+                        let run = step(args, value);
+                        if run.code != Some(0) {
+                            outcome = Err((number, run.show()));
+                            break;
                         }
-                        (name.clone(), without.clone(), outcome)
-                    })
+                    }
+                    (name.clone(), without.clone(), outcome)
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a user"))
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a user"))
+            .collect()
+    });
     let mut problems = Vec::new();
     for (name, without, outcome) in outcomes {
         match (without.as_slice(), outcome) {
