@@ -464,3 +464,77 @@ fn check_remote_says_where_each_missing_value_goes_and_how() {
         );
     }
 }
+
+/// On a terminal, `set` prompts on stderr and turns echo off while the value is typed: driven
+/// through a real pseudo-terminal (Python's `pty`), the transcript holds the prompt and never
+/// the value, and the value is written.
+#[test]
+fn on_a_terminal_the_value_is_typed_without_echo() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = write(dir.path(), "store.yaml", "");
+    let manifest = write(
+        dir.path(),
+        "vars.yaml",
+        "service: api\nvariables:\n  - name: TOKEN\n    sensitive: true\n",
+    );
+    let bootstrap = write(dir.path(), "bootstrap.env", "NAMESPACE=ns\n");
+    let driver = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen = b""
+def read_until(needle, limit):
+    global seen
+    deadline = time.time() + limit
+    while needle not in seen and time.time() < deadline:
+        try:
+            seen += os.read(fd, 1024)
+        except OSError:
+            break
+read_until(b"(not echoed): ", 20)
+time.sleep(0.2)
+os.write(fd, b"CANARY-typed-1\n")
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode("utf-8", "replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let python = common::require_tool("python3", "apt-get install python3");
+    let output = std::process::Command::new(python)
+        .arg("-c")
+        .arg(driver)
+        .arg(env!("CARGO_BIN_EXE_fetch-env"))
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--bootstrap")
+        .arg(&bootstrap)
+        .arg("--store")
+        .arg(format!("file:{}", store.display()))
+        .args(["set", "TOKEN"])
+        .output()
+        .expect("run the terminal driver");
+    let transcript = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{transcript}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(transcript.contains("TOKEN (not echoed): "), "{transcript}");
+    assert!(
+        !transcript.contains("CANARY"),
+        "the value was echoed:\n{transcript}"
+    );
+    let written = std::fs::read_to_string(&store).unwrap();
+    assert!(
+        written.contains("\"TOKEN\": \"CANARY-typed-1\""),
+        "{written}"
+    );
+}
