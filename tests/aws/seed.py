@@ -20,7 +20,8 @@ usage: seed.py ENDPOINT STORE.yaml            create every parameter and secret;
        seed.py ENDPOINT --put-secret ID VALUE put a new value (rotation)
        seed.py ENDPOINT --put-parameter NAME VALUE  overwrite a String parameter (a new version)
        seed.py ENDPOINT --get-secret ID       print the current value of a secret
-       seed.py ENDPOINT --list-secrets PREFIX print the names of the secrets under PREFIX (JSON)
+       seed.py ENDPOINT --list-secrets PREFIX print the names of the secrets under PREFIX and of
+                                              the parameters under /PREFIX (JSON)
        seed.py ENDPOINT --delete-secret ID    delete a secret at once
 
 The values are written exactly as the file store reads them: scalars as their text, a secret
@@ -172,6 +173,9 @@ def main():
         pages = client("secretsmanager", endpoint).get_paginator("list_secrets")
         for page in pages.paginate():
             names += [s["Name"] for s in page["SecretList"] if s["Name"].startswith(sys.argv[3])]
+        pages = client("ssm", endpoint).get_paginator("get_parameters_by_path")
+        for page in pages.paginate(Path="/" + sys.argv[3].rstrip("/"), Recursive=True):
+            names += [p["Name"] for p in page["Parameters"]]
         print(json.dumps(sorted(names)))
     elif sys.argv[2] == "--create-binary-secret":
         created = client("secretsmanager", endpoint).create_secret(

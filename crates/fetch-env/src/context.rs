@@ -129,21 +129,23 @@ impl Inputs {
         }
     }
 
-    /// The AWS store, with the settings of this invocation.
-    pub fn aws_store(&self, global: &Global) -> Result<AwsStore, Failure> {
+    /// The AWS store's settings for this invocation (flags, environment, bootstrap file,
+    /// profile).
+    pub fn aws_settings(&self, global: &Global) -> Result<AwsSettings, Failure> {
         let environment = |key: &str| std::env::var(key).ok();
         let overrides = |key: &str| global.aws_override(key);
-        let settings = AwsSettings::load(
+        AwsSettings::load(
             &environment,
             &self.bootstrap,
             &overrides,
             &self.manifest.service,
         )
-        .map_err(Failure::usage)?;
-        AwsStore::new(&settings).map_err(|e| match e {
-            fetch_env_core::StoreError::Invalid(m) => Failure::usage(m),
-            fetch_env_core::StoreError::Unavailable(m) => Failure::new(Exit::Backend, m),
-        })
+        .map_err(Failure::usage)
+    }
+
+    /// The AWS store, with the settings of this invocation.
+    pub fn aws_store(&self, global: &Global) -> Result<AwsStore, Failure> {
+        AwsStore::new(&self.aws_settings(global)?).map_err(store_failure)
     }
 
     /// Resolves the manifest; store and setting problems become failures with their exit code.
@@ -314,6 +316,15 @@ pub fn require_success(resolution: &Resolution<'_>) -> Result<(), Failure> {
 /// One failure of a resolution as the error it is reported as.
 pub fn failure_diagnostic(failure: &fetch_env_core::Failure) -> Diagnostic {
     Diagnostic::error(DiagnosticKind::Resolution, failure.to_string())
+}
+
+/// A store that could not be used: a broken store file or setting is exit 2, a backend that
+/// could not be reached or refused exit 3.
+pub fn store_failure(error: fetch_env_core::StoreError) -> Failure {
+    match error {
+        fetch_env_core::StoreError::Invalid(m) => Failure::usage(m),
+        fetch_env_core::StoreError::Unavailable(m) => Failure::new(Exit::Backend, m),
+    }
 }
 
 /// The compose files compose reads without `-f`: `COMPOSE_FILE` (environment, then bootstrap

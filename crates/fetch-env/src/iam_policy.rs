@@ -3,7 +3,6 @@
 //! bootstrap file, flags, environment and lookup modes, through [`store_request`]). The
 //! derivation itself lives beside the AWS requests it grants ([`fetch_env_aws::iam_policy`]).
 
-use fetch_env_aws::AwsSettings;
 use fetch_env_aws::iam_policy::{
     Place, SecretId, account, is_region, kms_note, policy, provisioning_policy,
 };
@@ -114,15 +113,7 @@ fn provisioning(
 /// The region the AWS store would use: its own settings are read, so that `AWS_REGION` and
 /// `AWS_DEFAULT_REGION` take the same precedence (environment, then bootstrap file) as there.
 fn region(inputs: &Inputs, global: &Global) -> Result<String, Failure> {
-    let environment = |key: &str| std::env::var(key).ok();
-    let overrides = |key: &str| global.aws_override(key);
-    let settings = AwsSettings::load(
-        &environment,
-        &inputs.bootstrap,
-        &overrides,
-        &inputs.manifest.service,
-    )
-    .map_err(Failure::usage)?;
+    let settings = inputs.aws_settings(global)?;
     let region = settings.region.ok_or_else(|| {
         Failure::usage(
             "AWS_REGION is not set, and the policy's ARNs need it: put AWS_REGION=… in the environment or the bootstrap file",

@@ -219,10 +219,7 @@ fn write(inputs: &Inputs, global: &Global, request: &WriteRequest) -> Result<Wri
         crate::context::StoreSpec::File(path) => write_store_file(&path, request),
         crate::context::StoreSpec::Aws => {
             let store = inputs.aws_store(global)?;
-            store.write(request).map_err(|e| match e {
-                fetch_env_core::StoreError::Invalid(m) => Failure::usage(m),
-                fetch_env_core::StoreError::Unavailable(m) => Failure::new(Exit::Backend, m),
-            })
+            store.write(request).map_err(crate::context::store_failure)
         }
         crate::context::StoreSpec::Unknown(spec) => Err(Failure::usage(format!(
             "unknown store `{spec}` (expected `aws` or `file:PATH`)"

@@ -70,6 +70,12 @@ impl Service {
     }
 }
 
+/// Nothing was written to moto under `prefix`: no secret, and no parameter under `/prefix`.
+fn assert_no_secret_under(prefix: &str) {
+    let output = moto().seed_py(&["--list-secrets", prefix]);
+    assert_eq!(String::from_utf8(output).unwrap().trim(), "[]", "{prefix}");
+}
+
 /// Runs `builder` with `input` on its standard input.
 fn with_stdin(builder: FetchEnv, input: &str) -> Run {
     builder.run_with_stdin(input.as_bytes())
@@ -207,9 +213,7 @@ fn names_with_nothing_to_write_are_refused_saying_where_the_value_comes_from() {
         );
         run.assert_no_canary(false);
     }
-    // Nothing reached moto.
-    let output = moto().seed_py(&["--list-secrets", "prov-refused/"]);
-    assert_eq!(String::from_utf8(output).unwrap().trim(), "[]");
+    assert_no_secret_under("prov-refused/");
 }
 
 #[test]
@@ -248,8 +252,7 @@ fn dry_run_says_where_without_the_value_and_writes_nothing() {
         run.show()
     );
     run.assert_no_canary(false);
-    let output = moto().seed_py(&["--list-secrets", "prov-dry/"]);
-    assert_eq!(String::from_utf8(output).unwrap().trim(), "[]");
+    assert_no_secret_under("prov-dry/");
 }
 
 #[test]
@@ -283,8 +286,7 @@ fn seed_checks_every_line_before_writing_any() {
             run.show()
         );
     }
-    let output = moto().seed_py(&["--list-secrets", "prov-seed-check/"]);
-    assert_eq!(String::from_utf8(output).unwrap().trim(), "[]");
+    assert_no_secret_under("prov-seed-check/");
 }
 
 /// The api example's values that are not AWS's own, as a newcomer writes them for `seed`.

@@ -273,27 +273,8 @@ fn the_binary_resolves_the_api_example_against_moto_in_a_minimal_root() {
     )
     .unwrap();
     fs::copy(example("api", "vars.yaml"), dir.path().join("vars.yaml")).unwrap();
-    let output = engine
-        .docker()
-        .args(["run", "--rm", "--network", "host", "--read-only"])
-        .arg("-v")
-        .arg(format!("{}:/inputs:ro", dir.path().display()))
-        .args(container_environment(&format!(
-            "http://localhost:{}",
-            moto.port
-        )))
-        .arg(&image)
-        .args([
-            "/usr/bin/fetch-env",
-            "--manifest",
-            "/inputs/vars.yaml",
-            "--bootstrap",
-            "/inputs/bootstrap.env",
-            "--store",
-            "aws",
-        ])
-        .output()
-        .expect("run docker");
+    let environment = container_environment(&format!("http://localhost:{}", moto.port));
+    let output = on_aws_in_minimal_root(engine, &image, dir.path(), &environment);
     let on_aws = succeeded(&output, "the binary in the minimal root, against moto");
     let on_file = fetch_env_example("api").output().expect("run fetch-env");
     assert!(on_file.status.success());
@@ -344,24 +325,7 @@ fn a_metadata_timeout_in_a_container_names_the_imdsv2_hop_limit() {
     .iter()
     .flat_map(|(key, value)| ["-e".to_owned(), format!("{key}={value}")])
     .collect();
-    let output = engine
-        .docker()
-        .args(["run", "--rm", "--network", "host", "--read-only"])
-        .arg("-v")
-        .arg(format!("{}:/inputs:ro", dir.path().display()))
-        .args(&environment)
-        .arg(&image)
-        .args([
-            "/usr/bin/fetch-env",
-            "--manifest",
-            "/inputs/vars.yaml",
-            "--bootstrap",
-            "/inputs/bootstrap.env",
-            "--store",
-            "aws",
-        ])
-        .output()
-        .expect("run docker");
+    let output = on_aws_in_minimal_root(engine, &image, dir.path(), &environment);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(output.stdout.is_empty());
@@ -810,6 +774,34 @@ fn import_root(engine: &Engine, root: &Path, image: &str) {
         &archive.path().display().to_string(),
         image,
     ]);
+}
+
+/// The released binary in `image`, on the host's network, resolving `inputs/vars.yaml` and
+/// `inputs/bootstrap.env` (mounted read-only) with `--store aws` and `environment` (`-e` pairs).
+fn on_aws_in_minimal_root(
+    engine: &Engine,
+    image: &str,
+    inputs: &Path,
+    environment: &[String],
+) -> Output {
+    engine
+        .docker()
+        .args(["run", "--rm", "--network", "host", "--read-only"])
+        .arg("-v")
+        .arg(format!("{}:/inputs:ro", inputs.display()))
+        .args(environment)
+        .arg(image)
+        .args([
+            "/usr/bin/fetch-env",
+            "--manifest",
+            "/inputs/vars.yaml",
+            "--bootstrap",
+            "/inputs/bootstrap.env",
+            "--store",
+            "aws",
+        ])
+        .output()
+        .expect("run docker")
 }
 
 /// The environment of the binary in a container: an AWS-compatible endpoint, moto's test
