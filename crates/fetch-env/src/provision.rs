@@ -28,7 +28,14 @@ pub fn set(global: &Global, args: &SetArgs) -> Result<Exit, Failure> {
     let mut request = WriteRequest::default();
     request.add(&place, Some(value));
     let report = write(&inputs, global, &request)?;
-    print_report(&report)
+    print_report(&report)?;
+    after_write(
+        &inputs,
+        global,
+        &[(args.name.clone(), place)],
+        global.verbose,
+    );
+    Ok(Exit::Success)
 }
 
 pub fn unset(global: &Global, args: &UnsetArgs) -> Result<Exit, Failure> {
@@ -91,41 +98,76 @@ pub fn seed(global: &Global, args: &SeedArgs) -> Result<Exit, Failure> {
         return Ok(Exit::Success);
     }
     let mut request = WriteRequest::default();
-    for (_, place, value) in planned {
+    let mut planned_places = Vec::new();
+    for (name, place, value) in planned {
         request.add(&place, Some(value));
+        planned_places.push((name, place));
     }
     let report = write(&inputs, global, &request)?;
     print_report(&report)?;
-    // What the manifest still needs, from a fresh resolve of what was just written (a role that
-    // may only write cannot tell).
-    let resolution = inputs
-        .store(global)
-        .and_then(|store| inputs.resolve(global, store.as_ref()).map(|r| r.failures));
-    let failures = match resolution {
-        Ok(failures) => failures,
-        Err(failure) => {
-            let why = failure
-                .diagnostics
-                .first()
-                .map(|d| d.message.clone())
-                .unwrap_or_default();
-            info(&format!("cannot tell what the manifest still needs: {why}"));
-            return Ok(Exit::Success);
-        }
+    let written: Vec<(String, Destination)> = planned_places;
+    let Some(failures) = after_write(&inputs, global, &written, true) else {
+        return Ok(Exit::Success);
     };
-    let needed: Vec<String> = failures
-        .iter()
-        .map(|f| {
-            format!(
-                "still needed: {}",
-                crate::context::failure_diagnostic(f).message
-            )
-        })
-        .collect();
-    for line in needed {
-        print(&format!("{line}\n"))?;
+    for failure in &failures {
+        let what = crate::context::failure_diagnostic(failure).message;
+        let line = match to_do(&inputs, global, failure) {
+            Some(help) => format!("still needed: {what}; {help}\n"),
+            None => format!("still needed: {what}\n"),
+        };
+        print(&line)?;
     }
     Ok(Exit::Success)
+}
+
+/// A resolve after a write: warns about each written value that a resolve reads from another
+/// place (one read later wins), and returns what the manifest still needs; `None` when the
+/// store cannot be read (a role that may only write), said on stderr when `say`.
+fn after_write(
+    inputs: &Inputs,
+    global: &Global,
+    written: &[(String, Destination)],
+    say: bool,
+) -> Option<Vec<fetch_env_core::Failure>> {
+    let resolution = inputs
+        .store(global)
+        .and_then(|store| {
+            let resolution = inputs.resolve(global, store.as_ref())?;
+            let shadowed: Vec<Diagnostic> = written
+                .iter()
+                .filter_map(|(name, place)| {
+                    let resolved = resolution
+                        .variables
+                        .iter()
+                        .find(|v| v.variable.name.as_str() == name)?;
+                    let source = resolved.source.as_ref()?.to_string();
+                    (source != place.to_string()).then(|| {
+                        Diagnostic::warning(
+                            DiagnosticKind::Resolution,
+                            format!(
+                                "{name} was written to {place}, but a resolve reads it from {source}, which wins; remove it there"
+                            ),
+                        )
+                    })
+                })
+                .collect();
+            crate::diagnostics::emit(&shadowed);
+            Ok(resolution.failures)
+        });
+    match resolution {
+        Ok(failures) => Some(failures),
+        Err(failure) => {
+            if say {
+                let why = failure
+                    .diagnostics
+                    .first()
+                    .map(|d| d.message.clone())
+                    .unwrap_or_default();
+                info(&format!("cannot tell what a resolve reads now: {why}"));
+            }
+            None
+        }
+    }
 }
 
 /// Where `name` is written, or why it has nothing to write (exit 2).

@@ -540,3 +540,28 @@ sys.exit(os.waitstatus_to_exitcode(status))
         "{written}"
     );
 }
+
+/// A value written where a resolve reads it first, but overridden by a later place (a bundle
+/// key of the same name overrides the parameter): `set` says so.
+#[test]
+fn a_value_a_later_place_overrides_is_reported() {
+    let service = Service::new("prov-shadow", 0);
+    let store = write(
+        service.dir.path(),
+        "store.yaml",
+        "secrets:\n  prov-shadow/api/secrets:\n    HOST: from-the-bundle\n",
+    );
+    moto().seed(&store);
+    let run = service.set(&moto().endpoint, "HOST", "db.internal\n");
+    run.assert_ok();
+    assert!(
+        run.stderr.contains(
+            "HOST was written to ssm:/prov-shadow/api/HOST, but a resolve reads it from sm:prov-shadow/api/secrets#HOST, which wins"
+        ),
+        "{}",
+        run.show()
+    );
+    let quiet = service.set(&moto().endpoint, "TOKEN", "t\n");
+    quiet.assert_ok();
+    assert!(!quiet.stderr.contains("warning"), "{}", quiet.show());
+}
