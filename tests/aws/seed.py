@@ -20,6 +20,7 @@ usage: seed.py ENDPOINT STORE.yaml            create every parameter and secret;
        seed.py ENDPOINT --put-secret ID VALUE put a new value (rotation)
        seed.py ENDPOINT --put-parameter NAME VALUE  overwrite a String parameter (a new version)
        seed.py ENDPOINT --get-secret ID       print the current value of a secret
+       seed.py ENDPOINT --create-empty-secret NAME  a secret with no value yet (no version)
        seed.py ENDPOINT --list-secrets PREFIX print the names of the secrets under PREFIX and of
                                               the parameters under /PREFIX (JSON)
        seed.py ENDPOINT --delete-secret ID    delete a secret at once
@@ -163,6 +164,8 @@ def main():
         client("ssm", endpoint).put_parameter(
             Name=sys.argv[3], Value=sys.argv[4], Type="String", Overwrite=True
         )
+    elif sys.argv[2] == "--create-empty-secret":
+        client("secretsmanager", endpoint).create_secret(Name=sys.argv[3])
     elif sys.argv[2] == "--get-secret":
         answer = client("secretsmanager", endpoint).get_secret_value(
             SecretId=sys.argv[3], VersionStage="AWSCURRENT"

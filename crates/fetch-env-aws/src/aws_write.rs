@@ -84,18 +84,24 @@ impl AwsStore {
 
     async fn write_bundle(&self, write: &BundleWrite) -> Result<Vec<String>, StoreError> {
         let name = write.name.as_str();
+        // The secret exists but has no current version (created empty, by Terraform say).
+        let mut exists_without_value = false;
         for attempt in 1..=BUNDLE_ATTEMPTS {
-            let current = match self
+            let read = self
                 .secrets()
                 .get_secret_value()
                 .secret_id(name)
                 .version_stage("AWSCURRENT")
                 .send()
-                .await
-            {
+                .await;
+            let current = match read {
                 Ok(answer) => {
                     let version = answer.version_id().unwrap_or_default().to_owned();
-                    let text = answer.secret_string().unwrap_or("{}");
+                    let Some(text) = answer.secret_string() else {
+                        return Err(StoreError::Unavailable(format!(
+                            "secret {name} holds a binary value; it cannot take keys"
+                        )));
+                    };
                     let keys = parse_object(text).map_err(|e| {
                         StoreError::Unavailable(format!(
                             "secret {name} is not a JSON object of strings ({e}); it cannot take keys"
@@ -106,36 +112,51 @@ impl AwsStore {
                 Err(e) if is_not_found(&e) => None,
                 Err(e) => return Err(translate(&e, GET_SECRET_VALUE, name)),
             };
-            let (lines, json) = merged(write, current.as_ref().map(|(_, keys)| keys.as_slice()));
+            let merge = merged(write, current.as_ref().map(|(_, keys)| keys.as_slice()));
+            if !merge.changes {
+                return Ok(merge.lines);
+            }
             match current {
-                None => {
+                None if !exists_without_value => {
                     match self
                         .secrets()
                         .create_secret()
                         .name(name)
-                        .secret_string(json.expose())
+                        .secret_string(merge.json.expose())
                         .send()
                         .await
                     {
                         Ok(answer) => {
-                            return Ok(with_version(lines, answer.version_id(), "created"));
+                            return Ok(with_version(merge.lines, answer.version_id(), "created"));
                         }
-                        // Another writer created it in between: merge into theirs.
-                        Err(e) if code_of(&e).as_deref() == Some("ResourceExistsException") => {}
+                        // Another writer created it in between, or it exists with no value:
+                        // read again.
+                        Err(e) if code_of(&e).as_deref() == Some("ResourceExistsException") => {
+                            exists_without_value = true;
+                            continue;
+                        }
                         Err(e) => return Err(translate(&e, CREATE_SECRET, name)),
                     }
                 }
-                Some((read, _)) => {
-                    let put = self
+                None => {
+                    // The first version of a secret becomes current by itself; when another
+                    // writer's first version won, this one stays aside and the next read merges.
+                    let written = self.put_pending(name, &merge.json).await?;
+                    let now = self
                         .secrets()
-                        .put_secret_value()
+                        .get_secret_value()
                         .secret_id(name)
-                        .secret_string(json.expose())
-                        .version_stages(PENDING_STAGE)
+                        .version_stage("AWSCURRENT")
                         .send()
-                        .await
-                        .map_err(|e| translate(&e, PUT_SECRET_VALUE, name))?;
-                    let written = put.version_id().unwrap_or_default().to_owned();
+                        .await;
+                    if let Ok(answer) = now
+                        && answer.version_id() == Some(written.as_str())
+                    {
+                        return Ok(with_version(merge.lines, Some(&written), "version"));
+                    }
+                }
+                Some((read, _)) => {
+                    let written = self.put_pending(name, &merge.json).await?;
                     let moved = self
                         .secrets()
                         .update_secret_version_stage()
@@ -146,7 +167,7 @@ impl AwsStore {
                         .send()
                         .await;
                     match moved {
-                        Ok(_) => return Ok(with_version(lines, Some(&written), "version")),
+                        Ok(_) => return Ok(with_version(merge.lines, Some(&written), "version")),
                         // The stage is no longer on the version read: another write won.
                         Err(e) if code_of(&e).as_deref() == Some("InvalidParameterException") => {}
                         Err(e) => return Err(translate(&e, UPDATE_SECRET_VERSION_STAGE, name)),
@@ -162,6 +183,20 @@ impl AwsStore {
             "secret {name} kept changing under concurrent writes ({BUNDLE_ATTEMPTS} attempts); run it again"
         )))
     }
+
+    /// Puts `json` as a new version of `name`, staged [`PENDING_STAGE`] only; its version id.
+    async fn put_pending(&self, name: &str, json: &SecretValue) -> Result<String, StoreError> {
+        let put = self
+            .secrets()
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(json.expose())
+            .version_stages(PENDING_STAGE)
+            .send()
+            .await
+            .map_err(|e| translate(&e, PUT_SECRET_VALUE, name))?;
+        Ok(put.version_id().unwrap_or_default().to_owned())
+    }
 }
 
 /// A random number, from the keys std draws for each hash map.
@@ -172,26 +207,35 @@ fn random() -> u64 {
         .finish()
 }
 
-/// The bundle's keys (`current`, `None` for a bundle that does not exist) with `write` applied,
-/// as JSON, and a line per key written.
-fn merged(
-    write: &BundleWrite,
-    current: Option<&[(String, SecretValue)]>,
-) -> (Vec<String>, SecretValue) {
+/// A bundle with the keys of a write merged in.
+struct Merged {
+    /// A line per key written.
+    lines: Vec<String>,
+    json: SecretValue,
+    /// Whether any key changes: when none does, nothing is written.
+    changes: bool,
+}
+
+/// The bundle's keys (`current`, `None` for a bundle that does not exist) with `write` applied.
+fn merged(write: &BundleWrite, current: Option<&[(String, SecretValue)]>) -> Merged {
     let mut keys: Vec<(String, SecretValue)> = current.map(<[_]>::to_vec).unwrap_or_default();
     let mut lines = Vec::new();
+    let mut changes = false;
     for (key, value) in &write.keys {
         let at = keys.iter().position(|(k, _)| k == key);
         let what = match (value, at) {
             (Some(value), Some(i)) => {
+                changes |= keys[i].1.expose() != value.expose();
                 keys[i].1 = value.clone();
                 "replaced"
             }
             (Some(value), None) => {
+                changes = true;
                 keys.push((key.clone(), value.clone()));
                 "created"
             }
             (None, Some(i)) => {
+                changes = true;
                 keys.remove(i);
                 "deleted"
             }
@@ -204,7 +248,11 @@ fn merged(
         .map(|(k, v)| (k, serde_json::Value::String(v.expose().to_owned())))
         .collect();
     let json = serde_json::to_string(&object).unwrap_or_else(|_| "{}".to_owned());
-    (lines, SecretValue::from(json.as_str()))
+    Merged {
+        lines,
+        json: SecretValue::from(json.as_str()),
+        changes,
+    }
 }
 
 fn with_version(lines: Vec<String>, version: Option<&str>, verb: &str) -> Vec<String> {

@@ -46,6 +46,9 @@ pub struct Entry {
     /// The keyed digest of a non-secret value whose source has no version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// The value is a secret (its versions are not shown by `changed`).
+    #[serde(default)]
+    pub secret: bool,
     pub containers: Vec<String>,
 }
 
@@ -65,6 +68,8 @@ pub enum Move {
     },
     /// The same source, without versions, and another (non-secret) value.
     Value,
+    /// The same value, declared for other containers.
+    Containers { before: Vec<String> },
     /// It is made from a variable that changed.
     MadeFrom(EnvName),
 }
@@ -73,6 +78,8 @@ pub enum Move {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub variable: EnvName,
+    /// The value is a secret: what moved is said without its versions.
+    pub secret: bool,
     /// Where the value comes from now (`explain`'s source), when it is set.
     pub source: Option<String>,
     pub what: Move,
@@ -106,6 +113,7 @@ impl Record {
                     source: source.to_string(),
                     version,
                     digest,
+                    secret: value.shown().is_none(),
                     containers: resolved
                         .variable
                         .containers
@@ -195,6 +203,11 @@ pub fn changes(record: &Record, fresh: &Record, manifest: &Manifest) -> Vec<Chan
                 after: after.version.clone(),
             },
             (Some(before), Some(after)) if before.digest != after.digest => Move::Value,
+            (Some(before), Some(after)) if before.containers != after.containers => {
+                Move::Containers {
+                    before: before.containers.clone(),
+                }
+            }
             _ => continue,
         };
         moved.insert(name, what);
@@ -212,23 +225,52 @@ pub fn changes(record: &Record, fresh: &Record, manifest: &Manifest) -> Vec<Chan
             }
         }
     }
-    manifest
+    let secret = |name: &str| {
+        [record, fresh]
+            .iter()
+            .any(|r| r.variables.get(name).is_some_and(|e| e.secret))
+    };
+    let mut found: Vec<Change> = manifest
         .variables()
         .iter()
         .filter_map(|variable| {
             let what = moved.remove(variable.name.as_str())?;
-            let containers: BTreeSet<&str> = manifest.receivers(variable).into_keys().collect();
+            let mut containers: BTreeSet<String> = manifest
+                .receivers(variable)
+                .into_keys()
+                .map(str::to_owned)
+                .collect();
+            // Containers it no longer goes to had it too.
+            if let Some(before) = record.variables.get(variable.name.as_str()) {
+                containers.extend(before.containers.iter().cloned());
+            }
             Some(Change {
                 variable: variable.name.clone(),
+                secret: secret(variable.name.as_str()),
                 source: fresh
                     .variables
                     .get(variable.name.as_str())
                     .map(|e| e.source.clone()),
                 what,
-                containers: containers.into_iter().map(str::to_owned).collect(),
+                containers: containers.into_iter().collect(),
             })
         })
-        .collect()
+        .collect();
+    // Variables the manifest no longer declares: their containers still hold them.
+    for (name, entry) in &record.variables {
+        if manifest.variable(name).is_none()
+            && let Ok(variable) = EnvName::new(name)
+        {
+            found.push(Change {
+                variable,
+                secret: entry.secret,
+                source: None,
+                what: Move::Removed,
+                containers: entry.containers.clone(),
+            });
+        }
+    }
+    found
 }
 
 /// The containers to recreate for `changes`, each once, sorted.

@@ -39,7 +39,7 @@ pub fn edit_store_file(
         );
     }
     if let Some(bundle) = &request.bundle {
-        let current = current_keys(&before, &bundle.name);
+        let current = current_keys(&before, &bundle.name).map_err(invalid)?;
         let mut merged: Vec<(String, SecretValue)> = current.clone().unwrap_or_default();
         for (key, value) in &bundle.keys {
             let at = merged.iter().position(|(k, _)| k == key);
@@ -61,68 +61,157 @@ pub fn edit_store_file(
                 (None, false) => format!("sm:{}#{key}: was not set", bundle.name),
             });
         }
-        let mut lines = vec![format!("{}:", quoted(&bundle.name))];
-        lines.extend(
-            merged
-                .iter()
-                .map(|(k, v)| format!("  {}: {}", quoted(k), quoted(v.expose()))),
-        );
-        editor.replace_block("secrets", &bundle.name, lines);
+        let changes = bundle.keys.iter().any(|(key, value)| {
+            let was = current
+                .as_ref()
+                .and_then(|c| c.iter().find(|(k, _)| k == key));
+            match (value, was) {
+                (Some(v), Some((_, old))) => v.expose() != old.expose(),
+                (Some(_), None) => true,
+                (None, Some(_)) => true,
+                (None, None) => false,
+            }
+        });
+        if changes {
+            let lines = if merged.is_empty() {
+                vec![format!("{}: {{}}", quoted(&bundle.name))]
+            } else {
+                std::iter::once(format!("{}:", quoted(&bundle.name)))
+                    .chain(
+                        merged
+                            .iter()
+                            .map(|(k, v)| format!("  {}: {}", quoted(k), quoted(v.expose()))),
+                    )
+                    .collect()
+            };
+            editor.replace_block("secrets", &bundle.name, lines);
+        }
     }
     let edited = editor.finish();
-    check(path, &edited, request).map_err(invalid)?;
+    check(path, &before, &edited, request).map_err(invalid)?;
     Ok((edited, report))
 }
 
-/// The keys of the bundle `name` in `store`, or `None` when it does not exist.
-fn current_keys(store: &FileStore, name: &str) -> Option<Vec<(String, SecretValue)>> {
+/// The keys of the bundle `name` in `store`: `Ok(None)` when it does not exist, an error when
+/// it is not a flat JSON object of strings (its keys cannot be merged without losing some).
+fn current_keys(
+    store: &FileStore,
+    name: &str,
+) -> Result<Option<Vec<(String, SecretValue)>>, String> {
     let request = StoreRequest {
         parameters: ParameterQuery::None,
         bundles: BundleQuery::Named { name: name.into() },
         secrets: Vec::new(),
     };
-    let found = store.fetch(&request).ok()?.bundles.into_iter().next()?;
+    let Some(found) = store
+        .fetch(&request)
+        .map_err(|e| e.to_string())?
+        .bundles
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
     match found.payload {
-        SecretPayload::Text(text) => parse_object(text.expose()).ok(),
-        SecretPayload::Binary => None,
+        SecretPayload::Text(text) => parse_object(text.expose()).map(Some).map_err(|e| {
+            format!(
+                "secret {name} is not a flat object of strings ({e}); its keys cannot be merged"
+            )
+        }),
+        SecretPayload::Binary => Err(format!("secret {name} is binary; it cannot take keys")),
     }
 }
 
-/// The edited file read back holds exactly what was written.
-fn check(path: &str, edited: &str, request: &WriteRequest) -> Result<(), String> {
-    let store = FileStore::parse(Arc::from(path), edited).map_err(|e| {
+/// The edited file read back holds exactly what was written, and everything else exactly as
+/// it was: every other parameter, every other secret, every other key of the bundle.
+fn check(
+    path: &str,
+    before: &FileStore,
+    edited: &str,
+    request: &WriteRequest,
+) -> Result<(), String> {
+    let after = FileStore::parse(Arc::from(path), edited).map_err(|e| {
         format!("the edited file would not be a store file ({e}); nothing was written")
     })?;
     let broken = || "editing this file's layout is not supported; nothing was written".to_owned();
-    let parameters = store
-        .fetch(&StoreRequest {
-            parameters: ParameterQuery::ByPath { path: "/".into() },
-            bundles: BundleQuery::None,
-            secrets: Vec::new(),
-        })
-        .map_err(|_| broken())?
-        .parameters;
-    for (name, value) in &request.parameters {
-        let found = parameters.iter().find(|p| &p.path == name);
-        let same = match (found, value) {
-            (Some(p), Some(v)) => p.value.expose() == v.expose(),
-            (None, None) => true,
-            _ => false,
+    let everything = StoreRequest {
+        parameters: ParameterQuery::ByPath { path: "/".into() },
+        bundles: BundleQuery::Prefix {
+            prefix: String::new(),
+        },
+        secrets: Vec::new(),
+    };
+    let read = |store: &FileStore| store.fetch(&everything).map_err(|_| broken());
+    let (was, is) = (read(before)?, read(&after)?);
+    // Parameters: the written ones as written, the others as they were.
+    let value_of = |parameters: &[crate::store::Parameter], name: &str| {
+        parameters
+            .iter()
+            .find(|p| p.path == name)
+            .map(|p| (p.value.expose().to_owned(), p.secure))
+    };
+    let mut names: Vec<&str> = was
+        .parameters
+        .iter()
+        .chain(&is.parameters)
+        .map(|p| p.path.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let expected = match request.parameters.iter().find(|(p, _)| p == name) {
+            Some((_, value)) => value.as_ref().map(|v| (v.expose().to_owned(), false)),
+            None => value_of(&was.parameters, name),
         };
-        if !same {
+        if value_of(&is.parameters, name) != expected {
+            return Err(broken());
+        }
+    }
+    // Secrets: the bundle written holds the merge, every other secret is as it was.
+    let text_of = |secrets: &[crate::store::FetchedSecret], name: &str| {
+        secrets
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| match &s.payload {
+                SecretPayload::Text(t) => t.expose().to_owned(),
+                SecretPayload::Binary => String::new(),
+            })
+    };
+    let written = request.bundle.as_ref().map(|b| b.name.as_str());
+    let mut secrets: Vec<&str> = was
+        .bundles
+        .iter()
+        .chain(&is.bundles)
+        .map(|s| s.name.as_str())
+        .collect();
+    secrets.sort_unstable();
+    secrets.dedup();
+    for name in secrets {
+        if Some(name) != written && text_of(&was.bundles, name) != text_of(&is.bundles, name) {
             return Err(broken());
         }
     }
     if let Some(bundle) = &request.bundle {
-        let keys = current_keys(&store, &bundle.name).ok_or_else(broken)?;
-        for (key, value) in &bundle.keys {
-            let found = keys.iter().find(|(k, _)| k == key);
-            let same = match (found, value) {
-                (Some((_, v)), Some(want)) => v.expose() == want.expose(),
-                (None, None) => true,
-                _ => false,
+        let before_keys = current_keys(before, &bundle.name)?.unwrap_or_default();
+        let keys = current_keys(&after, &bundle.name)?.unwrap_or_default();
+        let get = |keys: &[(String, SecretValue)], key: &str| {
+            keys.iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.expose().to_owned())
+        };
+        let mut all: Vec<&str> = before_keys
+            .iter()
+            .chain(&keys)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        for key in all {
+            let expected = match bundle.keys.iter().find(|(k, _)| k == key) {
+                Some((_, value)) => value.as_ref().map(|v| v.expose().to_owned()),
+                None => get(&before_keys, key),
             };
-            if !same {
+            if get(&keys, key) != expected {
                 return Err(broken());
             }
         }

@@ -116,7 +116,9 @@ impl Node {
                 source.get(start..end)
             });
         let first = self.defined.line();
-        let last = first + written.map_or(0, |w| w.matches('\n').count() as u64);
+        // A block scalar's span takes in its final line break and the blank lines after it:
+        // they are not its lines.
+        let last = first + written.map_or(0, |w| w.trim_end().matches('\n').count() as u64);
         self.lines = (first, last);
         match &mut self.value {
             NodeValue::Bool { text, .. } | NodeValue::Number(text) => {

@@ -151,3 +151,26 @@ fn a_partial_update_keeps_the_old_entry_of_a_variable_a_kept_container_receives(
     // All recreated: the fresh record.
     assert_eq!(before.updated(after.clone(), &manifest, None), after);
 }
+
+#[test]
+fn a_variable_declared_for_other_containers_moves_for_all_of_them() {
+    let before = record("FEATURE=on\n", &store("p1", "db1"));
+    let mut after = before.clone();
+    after
+        .variables
+        .get_mut("FEATURE")
+        .unwrap()
+        .containers
+        .push("worker".into());
+    let found = changes(&before, &after, &manifest());
+    assert_eq!(found.len(), 1);
+    assert!(matches!(found[0].what, Move::Containers { .. }));
+    // A variable the manifest no longer declares is still in its containers.
+    let mut gone = before.clone();
+    gone.variables
+        .insert("OLD_ONE".into(), before.variables["FEATURE"].clone());
+    let found = changes(&gone, &before, &manifest());
+    assert_eq!(found[0].variable.as_str(), "OLD_ONE");
+    assert_eq!(found[0].what, Move::Removed);
+    assert_eq!(found[0].containers, ["idle"]);
+}

@@ -116,3 +116,42 @@ fn an_empty_store_gets_its_sections() {
         );
     }
 }
+
+#[test]
+fn a_block_scalar_is_replaced_without_the_line_after_it() {
+    let store = "parameters:\n  /ns/api/CA: |\n    abc\n    def\n\n  /ns/api/LOG_LEVEL: debug\n";
+    let mut request = WriteRequest::default();
+    request.add(&parameter("/ns/api/CA"), Some(SecretValue::from("x")));
+    let (text, _) = edit_store_file("store.yaml", store, &request).unwrap();
+    assert!(text.contains("/ns/api/LOG_LEVEL: debug"), "{text}");
+    assert!(text.contains("\"/ns/api/CA\": \"x\""), "{text}");
+}
+
+#[test]
+fn layouts_that_cannot_be_edited_safely_are_refused_and_nothing_is_lost() {
+    let mut request = WriteRequest::default();
+    request.add(&parameter("/ns/api/B"), Some(SecretValue::from("2")));
+    // A flow mapping with entries: editing it would lose them.
+    let flow = "parameters: {\"/ns/api/A\": \"1\"}\n";
+    assert!(edit_store_file("store.yaml", flow, &request).is_err());
+    // A bundle whose values are not all strings cannot take a key without losing one.
+    let mut request = WriteRequest::default();
+    request.add(&key("K"), Some(SecretValue::from("v")));
+    let nested = "secrets:\n  ns/api/secrets:\n    META: { k: v }\n";
+    let error = edit_store_file("store.yaml", nested, &request).unwrap_err();
+    assert!(error.to_string().contains("cannot be merged"), "{error}");
+}
+
+#[test]
+fn removing_the_last_key_leaves_an_empty_bundle_and_an_absent_key_changes_nothing() {
+    let store = "secrets:\n  ns/api/secrets:\n    ONLY: v\n";
+    let mut request = WriteRequest::default();
+    request.add(&key("ONLY"), None);
+    let (text, _) = edit_store_file("store.yaml", store, &request).unwrap();
+    assert!(text.contains("\"ns/api/secrets\": {}"), "{text}");
+    let mut request = WriteRequest::default();
+    request.add(&key("ABSENT"), None);
+    let (text, report) = edit_store_file("store.yaml", store, &request).unwrap();
+    assert_eq!(text, store);
+    assert_eq!(report.lines, ["sm:ns/api/secrets#ABSENT: was not set"]);
+}

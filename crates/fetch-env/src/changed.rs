@@ -101,12 +101,22 @@ pub fn describe(change: &Change) -> String {
         Move::Added => format!("set ({source})"),
         Move::Removed => "no longer set".to_owned(),
         Move::Source { before } => format!("source {before} -> {source}"),
+        // A secret's versions are not shown: in the file store they derive from its text.
+        Move::Version { .. } if change.secret => format!("new version ({source})"),
         Move::Version { before, after } => format!(
             "new version ({source}: {} -> {})",
             before.as_deref().unwrap_or("none"),
             after.as_deref().unwrap_or("none")
         ),
         Move::Value => format!("value changed ({source})"),
+        Move::Containers { before } => format!(
+            "declared for other containers (before: {})",
+            if before.is_empty() {
+                "none".to_owned()
+            } else {
+                before.join(", ")
+            }
+        ),
         Move::MadeFrom(input) => format!("made from {input}"),
     };
     let containers = if change.containers.is_empty() {

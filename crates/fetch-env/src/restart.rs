@@ -122,6 +122,7 @@ pub fn restart(global: &Global, args: &RestartArgs) -> Result<Exit, Failure> {
                 describe,
             );
         };
+        let forced = arguments.iter().any(|a| a == "--force-recreate");
         // The record is written once compose succeeded, so compose runs as a child.
         let exit = run_with_environment(OsStr::new(program), &arguments, &environment, describe)?;
         if exit == Exit::Success {
@@ -132,7 +133,26 @@ pub fn restart(global: &Global, args: &RestartArgs) -> Result<Exit, Failure> {
                     variables: Default::default(),
                     ..fresh.clone()
                 });
-                let record = recorded.updated(fresh, &inputs.manifest, targets.as_deref());
+                let mut record = recorded.updated(fresh, &inputs.manifest, targets.as_deref());
+                // Without --force-recreate, compose leaves a container whose only change is a
+                // `file:` it mounts (the file was replaced, the mount holds the old one): those
+                // values were not delivered, and the record keeps what it had for them.
+                if !forced {
+                    for variable in inputs.manifest.variables() {
+                        if variable.file.is_none() {
+                            continue;
+                        }
+                        let name = variable.name.as_str();
+                        match recorded.variables.get(name) {
+                            Some(entry) => {
+                                record.variables.insert(name.to_owned(), entry.clone());
+                            }
+                            None => {
+                                record.variables.remove(name);
+                            }
+                        }
+                    }
+                }
                 record_file::write(&path, &record)
             })();
             match written {

@@ -565,3 +565,33 @@ fn a_value_a_later_place_overrides_is_reported() {
     quiet.assert_ok();
     assert!(!quiet.stderr.contains("warning"), "{}", quiet.show());
 }
+
+/// A bundle created empty (no version yet, as infrastructure code often leaves it) takes its
+/// first key; removing a key that is not there writes nothing (no new version, so nothing
+/// counts as changed).
+#[test]
+fn an_empty_bundle_takes_keys_and_removing_an_absent_key_writes_nothing() {
+    let service = Service::new("prov-empty", 1);
+    moto().seed_py(&["--create-empty-secret", "prov-empty/api/secrets"]);
+    let run = service.set(&moto().endpoint, "TOKEN", "CANARY-first\n");
+    run.assert_ok();
+    assert_eq!(service.bundle()["TOKEN"], "CANARY-first");
+    let proxy = FaultProxy::start(moto().port);
+    let run = service
+        .fetch_env(&proxy.endpoint)
+        .args(["unset", "KEY_01"])
+        .run();
+    run.assert_ok();
+    assert!(
+        run.stdout().contains("KEY_01: was not set"),
+        "{}",
+        run.show()
+    );
+    let operations = proxy.operations();
+    assert!(
+        !operations.contains_key("secretsmanager.PutSecretValue")
+            && !operations.contains_key("secretsmanager.CreateSecret"),
+        "{operations:?}"
+    );
+    assert_eq!(service.bundle().len(), 1);
+}
