@@ -424,16 +424,7 @@ impl AwsStore {
         &self,
         id: &str,
     ) -> Result<Result<FetchedSecret, SecretFetchError>, StoreError> {
-        // AWSCURRENT is the default; naming it also makes moto answer the current version after
-        // a stage move (its default does not follow UpdateSecretVersionStage).
-        match self
-            .secrets
-            .get_secret_value()
-            .secret_id(id)
-            .version_stage("AWSCURRENT")
-            .send()
-            .await
-        {
+        match self.current_secret(id).await {
             Ok(answer) => Ok(Ok(FetchedSecret {
                 name: answer.name().unwrap_or(id).to_owned(),
                 payload: payload(answer.secret_string(), answer.secret_binary().is_some()),
@@ -442,6 +433,27 @@ impl AwsStore {
             Err(e) if is_not_found(&e) => Ok(Err(SecretFetchError::NotFound)),
             Err(e) => Err(translate(&e, GET_SECRET_VALUE, id)),
         }
+    }
+
+    /// `GetSecretValue` of `id`'s current version. `AWSCURRENT` is the default; naming it also
+    /// makes moto answer the current version after a stage move (its default does not follow
+    /// `UpdateSecretVersionStage`).
+    pub(crate) async fn current_secret(
+        &self,
+        id: &str,
+    ) -> Result<
+        aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput,
+        aws_sdk_secretsmanager::error::SdkError<
+            aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    > {
+        self.secrets
+            .get_secret_value()
+            .secret_id(id)
+            .version_stage(CURRENT_STAGE)
+            .send()
+            .await
     }
 
     async fn arn_secrets(
@@ -518,6 +530,9 @@ impl AwsStore {
         &self.secrets
     }
 }
+
+/// The stage of a secret's current version.
+pub(crate) const CURRENT_STAGE: &str = "AWSCURRENT";
 
 /// What rustls says when it refuses a server's certificate.
 const CERTIFICATE_REFUSED: &str = "invalid peer certificate";

@@ -22,7 +22,7 @@ use crate::actions::{
     CREATE_SECRET, DELETE_PARAMETER, GET_SECRET_VALUE, PUT_PARAMETER, PUT_SECRET_VALUE,
     UPDATE_SECRET_VERSION_STAGE,
 };
-use crate::aws_store::AwsStore;
+use crate::aws_store::{AwsStore, CURRENT_STAGE};
 use crate::error_translation::{code_of, is_not_found, translate};
 
 /// The stage of a bundle version written but not yet made current.
@@ -87,14 +87,7 @@ impl AwsStore {
         // The secret exists but has no current version (created empty, by Terraform say).
         let mut exists_without_value = false;
         for attempt in 1..=BUNDLE_ATTEMPTS {
-            let read = self
-                .secrets()
-                .get_secret_value()
-                .secret_id(name)
-                .version_stage("AWSCURRENT")
-                .send()
-                .await;
-            let current = match read {
+            let current = match self.current_secret(name).await {
                 Ok(answer) => {
                     let version = answer.version_id().unwrap_or_default().to_owned();
                     let Some(text) = answer.secret_string() else {
@@ -142,14 +135,7 @@ impl AwsStore {
                     // The first version of a secret becomes current by itself; when another
                     // writer's first version won, this one stays aside and the next read merges.
                     let written = self.put_pending(name, &merge.json).await?;
-                    let now = self
-                        .secrets()
-                        .get_secret_value()
-                        .secret_id(name)
-                        .version_stage("AWSCURRENT")
-                        .send()
-                        .await;
-                    if let Ok(answer) = now
+                    if let Ok(answer) = self.current_secret(name).await
                         && answer.version_id() == Some(written.as_str())
                     {
                         return Ok(with_version(merge.lines, Some(&written), "version"));
@@ -161,7 +147,7 @@ impl AwsStore {
                         .secrets()
                         .update_secret_version_stage()
                         .secret_id(name)
-                        .version_stage("AWSCURRENT")
+                        .version_stage(CURRENT_STAGE)
                         .move_to_version_id(&written)
                         .remove_from_version_id(&read)
                         .send()

@@ -301,11 +301,7 @@ impl<'a> Editor<'a> {
                         true
                     }
                     (None, Some(line)) => {
-                        let after = entries
-                            .iter()
-                            .map(|(k, v)| last_line(k, v))
-                            .max()
-                            .unwrap_or(0) as usize;
+                        let after = end_of(entries);
                         self.edits
                             .push((after + 1, after, vec![format!("{indent}{line}")]));
                         false
@@ -335,11 +331,7 @@ impl<'a> Editor<'a> {
                             .push((k.lines.0 as usize, last_line(k, v) as usize, indented))
                     }
                     None => {
-                        let after = entries
-                            .iter()
-                            .map(|(k, v)| last_line(k, v))
-                            .max()
-                            .unwrap_or(0) as usize;
+                        let after = end_of(entries);
                         self.edits.push((after + 1, after, indented));
                     }
                 }
@@ -396,6 +388,15 @@ impl<'a> Editor<'a> {
         text.push('\n');
         text
     }
+}
+
+/// The last line of a block mapping's entries.
+fn end_of(entries: &[(Node, Node)]) -> usize {
+    entries
+        .iter()
+        .map(|(k, v)| last_line(k, v))
+        .max()
+        .unwrap_or(0) as usize
 }
 
 /// The indentation of a block mapping's entries.

@@ -22,7 +22,6 @@
 use fetch_env_core::record::{Record, containers_to_recreate};
 use fetch_env_core::{ComposeFile, Diagnostic, DiagnosticKind};
 use std::ffi::{OsStr, OsString};
-use std::path::Path;
 
 use crate::cli::{Global, RestartArgs};
 use crate::context::{check_container, default_compose_files, with_resolved};
@@ -49,14 +48,12 @@ pub fn restart(global: &Global, args: &RestartArgs) -> Result<Exit, Failure> {
         };
         let mut arguments: Vec<OsString> = words.map(OsString::from).collect();
         arguments.extend(["up".into(), "-d".into()]);
-        let record_path =
-            (!args.no_record).then(|| crate::changed::record_path(args.record.as_deref(), inputs));
+        // `--changed` reads the record; any restart but `--no-record` writes it.
+        let (record, chosen) = crate::changed::record_path(args.record.as_deref(), inputs);
         // The containers to recreate: those named, those whose values moved (`--changed`), or
         // all; `None` is all.
         let targets: Option<Vec<String>> = if args.changed {
-            let path = record_path
-                .as_ref()
-                .map_or(Path::new(""), |(path, _)| path.as_path());
+            let path = record.as_path();
             let compared = crate::changed::compare(path, resolution, &inputs.manifest)?;
             match compared.recorded {
                 None => {
@@ -113,7 +110,7 @@ pub fn restart(global: &Global, args: &RestartArgs) -> Result<Exit, Failure> {
                 compose
             )
         };
-        let Some((path, chosen)) = record_path.filter(|_| !global.dry_run) else {
+        if args.no_record || global.dry_run {
             return exec_with_environment(
                 OsStr::new(program),
                 &arguments,
@@ -121,7 +118,8 @@ pub fn restart(global: &Global, args: &RestartArgs) -> Result<Exit, Failure> {
                 global.dry_run,
                 describe,
             );
-        };
+        }
+        let path = record;
         let forced = arguments.iter().any(|a| a == "--force-recreate");
         // The record is written once compose succeeded, so compose runs as a child.
         let exit = run_with_environment(OsStr::new(program), &arguments, &environment, describe)?;

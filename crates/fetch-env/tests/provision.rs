@@ -289,6 +289,28 @@ fn seed_checks_every_line_before_writing_any() {
     assert_no_secret_under("prov-seed-check/");
 }
 
+/// What a newcomer does with `fetch_env` (fetch-env on the api example and a store): `seed
+/// --from` the values that are not AWS's own, two `set`, then the README's call line. Returns
+/// the seed's run and the call line's, each having succeeded.
+fn newcomer(fetch_env: &dyn Fn() -> FetchEnv, dir: &Path) -> (Run, Run) {
+    let values = newcomer_values(dir);
+    let seeded = fetch_env().args(["seed", "--from"]).arg(&values).run();
+    seeded.assert_ok();
+    with_stdin(
+        fetch_env().args(["set", "DATABASE_SSL_MODE"]),
+        "verify-full\n",
+    )
+    .assert_ok();
+    with_stdin(
+        fetch_env().args(["set", "JWT_SIGNING_KEY"]),
+        "dev-jwt-9f8e7d6c5b4a\n",
+    )
+    .assert_ok();
+    let exports = fetch_env().args(["--format", "export"]).run();
+    exports.assert_ok();
+    (seeded, exports)
+}
+
 /// The api example's values that are not AWS's own, as a newcomer writes them for `seed`.
 fn newcomer_values(dir: &Path) -> PathBuf {
     write(
@@ -324,27 +346,12 @@ fn a_newcomer_goes_from_an_empty_moto_to_the_resolving_api_example() {
             .on_aws(&moto().endpoint)
             .with_test_credentials()
     };
-    let values = newcomer_values(dir.path());
-    let seeded = fetch_env().args(["seed", "--from"]).arg(&values).run();
-    seeded.assert_ok();
+    let (seeded, exports) = newcomer(&fetch_env, dir.path());
     assert!(
         seeded.stdout().contains("still needed: "),
         "{}",
         seeded.show()
     );
-    with_stdin(
-        fetch_env().args(["set", "DATABASE_SSL_MODE"]),
-        "verify-full\n",
-    )
-    .assert_ok();
-    with_stdin(
-        fetch_env().args(["set", "JWT_SIGNING_KEY"]),
-        "dev-jwt-9f8e7d6c5b4a\n",
-    )
-    .assert_ok();
-    // The call line of the README.
-    let exports = fetch_env().args(["--format", "export"]).run();
-    exports.assert_ok();
     let expected = fetch_env_example("api").output().unwrap();
     let back: HashMap<String, String> = arns.iter().map(|(k, v)| (v.clone(), k.clone())).collect();
     assert_eq!(
@@ -375,24 +382,7 @@ fn a_newcomer_goes_from_an_almost_empty_store_file_to_the_resolving_api_example(
             .arg("--store")
             .arg(format!("file:{}", store.display()))
     };
-    let values = newcomer_values(dir.path());
-    fetch_env()
-        .args(["seed", "--from"])
-        .arg(&values)
-        .run()
-        .assert_ok();
-    with_stdin(
-        fetch_env().args(["set", "DATABASE_SSL_MODE"]),
-        "verify-full\n",
-    )
-    .assert_ok();
-    with_stdin(
-        fetch_env().args(["set", "JWT_SIGNING_KEY"]),
-        "dev-jwt-9f8e7d6c5b4a\n",
-    )
-    .assert_ok();
-    let exports = fetch_env().args(["--format", "export"]).run();
-    exports.assert_ok();
+    let (_, exports) = newcomer(&fetch_env, dir.path());
     let expected = fetch_env_example("api").output().unwrap();
     assert_eq!(
         exports.stdout(),

@@ -231,23 +231,14 @@ fn the_binary_resolves_the_api_example_on_the_file_store_in_a_minimal_root() {
     let image = minimal_image(engine);
     let examples = example("api", "vars.yaml");
     let inputs = examples.parent().unwrap();
-    let output = engine
-        .docker()
-        .args(["run", "--rm", "--network", "none", "--read-only"])
-        .arg("-v")
-        .arg(format!("{}:/inputs:ro", inputs.display()))
-        .arg(&image)
-        .args([
-            "/usr/bin/fetch-env",
-            "--manifest",
-            "/inputs/vars.yaml",
-            "--bootstrap",
-            "/inputs/bootstrap.env",
-            "--store",
-            "file:/inputs/store.yaml",
-        ])
-        .output()
-        .expect("run docker");
+    let output = in_minimal_root(
+        engine,
+        &image,
+        inputs,
+        "none",
+        &[],
+        "file:/inputs/store.yaml",
+    );
     let expected = fetch_env_example("api").output().expect("run fetch-env");
     assert!(expected.status.success());
     assert_eq!(
@@ -473,13 +464,7 @@ fn the_installed_binary_runs_in_the_fresh_root() {
 fn man_reads_the_packaged_man_page() {
     let listed = package_listing(&artifacts().deb);
     assert!(listed.contains_key("/usr/share/man/man1/fetch-env.1.gz"));
-    let dir = tempfile::tempdir().unwrap();
-    stdout_of(
-        Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(&artifacts().deb)
-            .arg(dir.path()),
-    );
+    let dir = extracted_package();
     let page = dir.path().join("usr/share/man/man1/fetch-env.1.gz");
     let output = Command::new(require_tool("man", INSTALL))
         .args(["--warnings", "-l"])
@@ -508,13 +493,7 @@ fn man_reads_the_packaged_man_page() {
 
 #[test]
 fn the_unit_runs_the_restart_step_of_the_instance_service() {
-    let dir = tempfile::tempdir().unwrap();
-    stdout_of(
-        Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(&artifacts().deb)
-            .arg(dir.path()),
-    );
+    let dir = extracted_package();
     let unit =
         fs::read_to_string(dir.path().join("lib/systemd/system/fetch-env@.service")).unwrap();
     let keys = unit_keys(&unit);
@@ -545,28 +524,7 @@ fn the_unit_runs_the_restart_step_of_the_instance_service() {
     // systemd's own reading of an instance, in the package's root with the host's targets
     // (which the default dependencies of a service name) and a manifest for the instance.
     let root = dir.path();
-    let host_units = Path::new("/lib/systemd/system");
-    let entries = fs::read_dir(host_units).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; apt-get install systemd ({INSTALL} does)",
-            host_units.display()
-        )
-    });
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "target") && path.is_file() {
-            let to = root
-                .join("lib/systemd/system")
-                .join(path.file_name().unwrap());
-            fs::copy(&path, to).unwrap();
-        }
-    }
-    fs::create_dir_all(root.join("opt/services/api")).unwrap();
-    fs::write(
-        root.join("opt/services/api/vars.yaml"),
-        "service: api\nvariables: []\n",
-    )
-    .unwrap();
+    ready_for_verify(root);
     verify_units(root, &["fetch-env@api.service"]);
 }
 
@@ -592,13 +550,7 @@ fn verify_units(root: &Path, units: &[&str]) {
 /// spread of its own, and systemd accepts it with the service it starts.
 #[test]
 fn the_timer_runs_restart_changed_for_the_instance() {
-    let dir = tempfile::tempdir().unwrap();
-    stdout_of(
-        Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(&artifacts().deb)
-            .arg(dir.path()),
-    );
+    let dir = extracted_package();
     let root = dir.path();
     let read = |name: &str| fs::read_to_string(root.join("lib/systemd/system").join(name)).unwrap();
     let timer = unit_keys(&read("fetch-env-changed@.timer"));
@@ -624,20 +576,7 @@ fn the_timer_runs_restart_changed_for_the_instance() {
         key(&service, "Service", "WorkingDirectory"),
         ["/opt/services/%i"]
     );
-    let host_units = Path::new("/lib/systemd/system");
-    for entry in fs::read_dir(host_units).unwrap() {
-        let path = entry.unwrap().path();
-        let is_target = path.extension().is_some_and(|e| e == "target");
-        if is_target && path.is_file() {
-            fs::copy(
-                &path,
-                root.join("lib/systemd/system")
-                    .join(path.file_name().unwrap()),
-            )
-            .unwrap();
-        }
-    }
-    fs::create_dir_all(root.join("opt/services/api")).unwrap();
+    ready_for_verify(root);
     verify_units(
         root,
         &[
@@ -776,17 +715,20 @@ fn import_root(engine: &Engine, root: &Path, image: &str) {
     ]);
 }
 
-/// The released binary in `image`, on the host's network, resolving `inputs/vars.yaml` and
-/// `inputs/bootstrap.env` (mounted read-only) with `--store aws` and `environment` (`-e` pairs).
-fn on_aws_in_minimal_root(
+/// The released binary in `image`, on the docker network `network`, resolving
+/// `inputs/vars.yaml` and `inputs/bootstrap.env` (mounted read-only) with `--store store` and
+/// `environment` (`-e` pairs).
+fn in_minimal_root(
     engine: &Engine,
     image: &str,
     inputs: &Path,
+    network: &str,
     environment: &[String],
+    store: &str,
 ) -> Output {
     engine
         .docker()
-        .args(["run", "--rm", "--network", "host", "--read-only"])
+        .args(["run", "--rm", "--network", network, "--read-only"])
         .arg("-v")
         .arg(format!("{}:/inputs:ro", inputs.display()))
         .args(environment)
@@ -798,10 +740,61 @@ fn on_aws_in_minimal_root(
             "--bootstrap",
             "/inputs/bootstrap.env",
             "--store",
-            "aws",
+            store,
         ])
         .output()
         .expect("run docker")
+}
+
+/// The binary in `image` against AWS (the environment names the endpoint), on the host's
+/// network.
+fn on_aws_in_minimal_root(
+    engine: &Engine,
+    image: &str,
+    inputs: &Path,
+    environment: &[String],
+) -> Output {
+    in_minimal_root(engine, image, inputs, "host", environment, "aws")
+}
+
+/// The Debian package, extracted.
+fn extracted_package() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    stdout_of(
+        Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&artifacts().deb)
+            .arg(dir.path()),
+    );
+    dir
+}
+
+/// `root` (an extracted package) made ready for `systemd-analyze verify` of the api instance:
+/// the host's targets (which the default dependencies of a service name) and the instance's
+/// folder with a manifest.
+fn ready_for_verify(root: &Path) {
+    let host_units = Path::new("/lib/systemd/system");
+    let entries = fs::read_dir(host_units).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; apt-get install systemd ({INSTALL} does)",
+            host_units.display()
+        )
+    });
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "target") && path.is_file() {
+            let to = root
+                .join("lib/systemd/system")
+                .join(path.file_name().unwrap());
+            fs::copy(&path, to).unwrap();
+        }
+    }
+    fs::create_dir_all(root.join("opt/services/api")).unwrap();
+    fs::write(
+        root.join("opt/services/api/vars.yaml"),
+        "service: api\nvariables: []\n",
+    )
+    .unwrap();
 }
 
 /// The environment of the binary in a container: an AWS-compatible endpoint, moto's test
