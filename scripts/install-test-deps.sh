@@ -8,7 +8,8 @@
 # binary), installed as the docker CLI plugin of a DOCKER_CONFIG beside the venv, so that
 # `docker compose` works without touching ~/.docker. Safe to run again: it only installs what is
 # missing. With --bench, also what bench/bench.py needs beyond the tests: protoc, to build
-# teller (one of the benchmark's contenders) from crates.io, and GNU time for peak RSS.
+# teller, and libudev-dev and pkg-config, to build fnox (two of the benchmark's contenders)
+# from crates.io, and GNU time for peak RSS.
 # The release tests' tools (binutils, man-db, systemd-analyze, cargo-zigbuild and zig) are
 # installed too: release.rs builds and inspects the release artifacts.
 set -euo pipefail
@@ -50,6 +51,9 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)
 if [ "$bench" = 1 ]; then
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
   [ -x /usr/bin/time ] || missing+=(time)
+  # fnox (a contender) links hidapi: libudev's headers, found by pkg-config.
+  dpkg-query -W -f='${Status}' libudev-dev 2>/dev/null | grep -q 'ok installed' || missing+=(libudev-dev)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,11 +1,12 @@
 //! [`AwsStore`]: one [`StoreRequest`] answered with the fewest, most concurrent requests.
 //!
 //! - SSM by path: `GetParametersByPath` pages, one after another (each needs the previous
-//!   page's token). By names: `GetParameters`, ten names a call, all calls at once.
+//!   page's token). By names: `GetParameters`, ten names a call, the calls concurrently (at
+//!   most `max_in_flight` at once, 16 by default: each needs a connection and a handshake).
 //! - Bundles by prefix: `BatchGetSecretValue` with a name filter (names and values together);
 //!   where that call is refused, `ListSecrets` then one `GetSecretValue` per secret. The
 //!   canonical bundle: one `GetSecretValue`, a missing bundle being empty.
-//! - `arn_from` secrets: one `GetSecretValue` per distinct id, all at once.
+//! - `arn_from` secrets: one `GetSecretValue` per distinct id, concurrently (as many at once).
 //!
 //! The three run concurrently on one thread; nothing is requested twice.
 
@@ -31,7 +32,7 @@ use fetch_env_core::{
     BundleQuery, FetchedSecret, Parameter, ParameterQuery, SecretFetchError, SecretPayload,
     SecretValue, Store, StoreError, StoreRequest, StoreResponse,
 };
-use futures_util::future::try_join_all;
+use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::actions::{
     BATCH_GET_SECRET_VALUE, GET_PARAMETERS, GET_PARAMETERS_BY_PATH, GET_SECRET_VALUE, LIST_SECRETS,
@@ -50,6 +51,8 @@ pub struct AwsStore {
     region: String,
     endpoint: Option<String>,
     counter: CallCounter,
+    /// Requests of one group in flight at once (AwsSettings::max_in_flight).
+    in_flight: usize,
     phases: Mutex<Vec<(&'static str, Duration)>>,
     /// What is needed to say whose certificate was refused, should TLS refuse one.
     tls: TlsFacts,
@@ -182,6 +185,7 @@ impl AwsStore {
             region,
             endpoint: settings.endpoint_url.clone(),
             counter,
+            in_flight: settings.max_in_flight.max(1),
             phases: Mutex::new(Vec::new()),
             tls: TlsFacts {
                 ca_bundle: settings.ca_bundle.clone(),
@@ -294,7 +298,11 @@ impl AwsStore {
                     .collect::<Vec<_>>(),
             )
         });
-        Ok(try_join_all(calls).await?.into_iter().flatten().collect())
+        let batches: Vec<Vec<Parameter>> = stream::iter(calls)
+            .buffered(self.in_flight)
+            .try_collect()
+            .await?;
+        Ok(batches.into_iter().flatten().collect())
     }
 
     async fn bundles(&self, query: &BundleQuery) -> Result<Vec<FetchedSecret>, StoreError> {
@@ -413,11 +421,11 @@ impl AwsStore {
             }
         }
         let reads = names.iter().map(|name| self.secret_by_id(name));
-        Ok(try_join_all(reads)
-            .await?
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect())
+        let read: Vec<_> = stream::iter(reads)
+            .buffered(self.in_flight)
+            .try_collect()
+            .await?;
+        Ok(read.into_iter().filter_map(Result::ok).collect())
     }
 
     async fn secret_by_id(
@@ -464,7 +472,10 @@ impl AwsStore {
         let reads = ids.iter().map(|id| async move {
             Ok::<_, StoreError>((id.clone(), self.secret_by_id(id).await?))
         });
-        let result = try_join_all(reads).await;
+        let result = stream::iter(reads)
+            .buffered(self.in_flight)
+            .try_collect()
+            .await;
         self.record("arn_from secrets", started);
         result
     }
@@ -740,6 +751,7 @@ mod tests {
             ca_bundle: None,
             profile: "default".into(),
             max_attempts: AwsSettings::DEFAULT_MAX_ATTEMPTS,
+            max_in_flight: AwsSettings::DEFAULT_MAX_IN_FLIGHT,
             retry_mode: RetryMode::Standard,
             connect_timeout: AwsSettings::DEFAULT_CONNECT_TIMEOUT,
             attempt_timeout: AwsSettings::DEFAULT_ATTEMPT_TIMEOUT,

@@ -82,7 +82,7 @@ pub struct Global {
     #[arg(long, global = true, value_name = "MODE", value_parser = words::<BundleLookup>())]
     pub secrets_lookup: Option<String>,
 
-    // The four AWS settings state their defaults from the constants the AWS store uses, so
+    // The AWS settings state their defaults from the constants the AWS store uses, so
     // that the help cannot drift from the code.
     #[arg(long, global = true, value_name = "N", help = aws_help(
         "attempts per request, the first included",
@@ -111,6 +111,13 @@ pub struct Global {
         "FETCH_ENV_AWS_OPERATION_TIMEOUT",
     ))]
     pub aws_operation_timeout: Option<String>,
+
+    #[arg(long, global = true, value_name = "N", help = aws_help(
+        "requests of one kind in flight at once, each on a connection of its own",
+        AwsSettings::DEFAULT_MAX_IN_FLIGHT,
+        "FETCH_ENV_AWS_MAX_IN_FLIGHT",
+    ))]
+    pub aws_max_in_flight: Option<String>,
 
     /// Report on stderr the requests made per API operation and the time per phase.
     #[arg(long, short, global = true)]
@@ -144,6 +151,7 @@ impl Global {
             "FETCH_ENV_AWS_CONNECT_TIMEOUT" => self.aws_connect_timeout.clone(),
             "FETCH_ENV_AWS_ATTEMPT_TIMEOUT" => self.aws_attempt_timeout.clone(),
             "FETCH_ENV_AWS_OPERATION_TIMEOUT" => self.aws_operation_timeout.clone(),
+            "FETCH_ENV_AWS_MAX_IN_FLIGHT" => self.aws_max_in_flight.clone(),
             _ => None,
         }
     }

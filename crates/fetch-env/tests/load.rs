@@ -1,14 +1,15 @@
 //! A fleet restart: 200 hosts resolve the same 100-variable service at once against moto, with
 //! the account's request rate capped by a proxy that throttles everything above it. Backoff must
 //! carry every resolve to success within a bounded time; the retries and the total requests are
-//! printed (run with `--nocapture` to see them) and recorded in docs/faults.md.
+//! printed (run with `--nocapture` to see them) and recorded in docs/faults.md. Also: how many
+//! name batches one resolve has in flight at once.
 
 mod common;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fault_proxy::FaultProxy;
+use common::fault_proxy::{Fault, FaultProxy};
 use common::fetch_env;
 use common::moto::moto;
 
@@ -174,4 +175,91 @@ fn a_fleet_restart_succeeds_under_a_rate_limit() {
     );
     // A hang guard, not a benchmark: the work is ~2200 requests at 150 a second.
     assert!(elapsed < Duration::from_secs(180), "took {elapsed:?}");
+}
+
+/// One resolve of the service by name, every request held 300 ms by the proxy so that those
+/// sent together overlap there; the proxy counts how many `GetParameters` it held at once.
+fn most_batches_at_once(extra: &[&str]) -> usize {
+    // The same service under a namespace of its own, seeded once for both runs.
+    static SEEDED: std::sync::OnceLock<(tempfile::TempDir, String)> = std::sync::OnceLock::new();
+    let (dir, arn) = SEEDED.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, store) = service(dir.path());
+        for file in ["vars.yaml", "store.yaml"] {
+            let path = dir.path().join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(
+                &path,
+                text.replace("load/fleet", "load/batches")
+                    .replace("load-fleet-rds", "load-batches-rds"),
+            )
+            .unwrap();
+        }
+        let arn = moto().seed(&store).values().next().unwrap().clone();
+        (dir, arn)
+    });
+    let moto = moto();
+    let manifest = dir.path().join("vars.yaml");
+    let bootstrap = dir.path().join("bootstrap.env");
+    std::fs::write(
+        &bootstrap,
+        format!("NAMESPACE=load/batches\nAWS_REGION=eu-central-1\nDB_ARN={arn}\n"),
+    )
+    .unwrap();
+    let proxy = FaultProxy::start(moto.port);
+    proxy.inject(Fault::Delay(Duration::from_millis(300)), usize::MAX);
+    let output = fetch_env()
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .args(["--store", "aws", "--ssm-lookup", "by-name", "--manifest"])
+        .arg(&manifest)
+        .arg("--bootstrap")
+        .arg(&bootstrap)
+        .args(["--format", "json"])
+        .args(extra)
+        .output()
+        .expect("run fetch-env");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["P79"], "value-79", "every batch was answered");
+    // 80 parameters, 12 bundle keys and 2 arn_from keys asked for by name: 10 batches.
+    assert_eq!(proxy.operations()["AmazonSSM.GetParameters"], 10);
+    proxy.most_in_flight("AmazonSSM.GetParameters")
+}
+
+#[test]
+fn name_batches_in_flight_are_capped_at_the_setting() {
+    // The default (16) leaves the ten batches of a 100-variable service in one round...
+    assert_eq!(most_batches_at_once(&[]), 10);
+    // ...and the setting caps them: two at a time, then two more as each pair is answered.
+    assert_eq!(most_batches_at_once(&["--aws-max-in-flight", "2"]), 2);
+}
+
+#[test]
+fn a_max_in_flight_that_is_no_whole_number_from_1_to_100_is_refused() {
+    for bad in ["0", "101", "2.5", "many"] {
+        let output = fetch_env()
+            .env("FETCH_ENV_AWS_MAX_IN_FLIGHT", bad)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(["--store", "aws", "--manifest"])
+            .arg(common::example("api", "vars.yaml"))
+            .arg("--bootstrap")
+            .arg(common::example("api", "bootstrap.env"))
+            .output()
+            .expect("run fetch-env");
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("FETCH_ENV_AWS_MAX_IN_FLIGHT"),
+            "{bad}: {stderr}"
+        );
+    }
 }

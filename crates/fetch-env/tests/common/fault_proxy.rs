@@ -48,6 +48,8 @@ struct State {
     rewritten: AtomicUsize,
     /// The `User-Agent` header of every request since the last reset.
     user_agents: Mutex<Vec<String>>,
+    /// Per operation: the requests being handled now, and the most there were at once.
+    in_flight: Mutex<BTreeMap<String, (usize, usize)>>,
     stop: AtomicBool,
 }
 
@@ -125,7 +127,19 @@ impl FaultProxy {
         self.state.user_agents.lock().expect("lock").clone()
     }
 
+    /// The most requests of `operation` (its `X-Amz-Target`) handled at once since the last
+    /// reset.
+    pub fn most_in_flight(&self, operation: &str) -> usize {
+        self.state
+            .in_flight
+            .lock()
+            .expect("lock")
+            .get(operation)
+            .map_or(0, |(_, most)| *most)
+    }
+
     pub fn reset(&self) {
+        self.state.in_flight.lock().expect("lock").clear();
         self.state.operations.lock().expect("lock").clear();
         self.state.user_agents.lock().expect("lock").clear();
         self.state.requests.store(0, Ordering::SeqCst);
@@ -173,8 +187,24 @@ fn handle(mut client: TcpStream, upstream_port: u16, state: &State) {
         .operations
         .lock()
         .expect("lock")
-        .entry(operation)
+        .entry(operation.clone())
         .or_default() += 1;
+    {
+        let mut in_flight = state.in_flight.lock().expect("lock");
+        let (now, most) = in_flight.entry(operation.clone()).or_default();
+        *now += 1;
+        *most = (*most).max(*now);
+    }
+    // Counted out however the request ends.
+    struct Done<'a>(&'a State, String);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            if let Some((now, _)) = self.0.in_flight.lock().expect("lock").get_mut(&self.1) {
+                *now = now.saturating_sub(1);
+            }
+        }
+    }
+    let _done = Done(state, operation);
 
     let over_rate = {
         let mut guard = state.rate_limit.lock().expect("lock");

@@ -37,9 +37,9 @@ pub fn fetch_env() -> Command {
     FetchEnv::new().command()
 }
 
-/// The AWS retry and timeout settings: environment variable, flag, and the default the AWS
+/// The AWS retry, timeout and concurrency settings: environment variable, flag, and the default the AWS
 /// store uses (its own constants), in seconds for the timeouts.
-pub fn aws_defaults() -> [(&'static str, &'static str, f64); 4] {
+pub fn aws_defaults() -> [(&'static str, &'static str, f64); 5] {
     use fetch_env_aws::AwsSettings;
     [
         (
@@ -61,6 +61,11 @@ pub fn aws_defaults() -> [(&'static str, &'static str, f64); 4] {
             "FETCH_ENV_AWS_OPERATION_TIMEOUT",
             "--aws-operation-timeout",
             AwsSettings::DEFAULT_OPERATION_TIMEOUT.as_secs_f64(),
+        ),
+        (
+            "FETCH_ENV_AWS_MAX_IN_FLIGHT",
+            "--aws-max-in-flight",
+            AwsSettings::DEFAULT_MAX_IN_FLIGHT as f64,
         ),
     ]
 }
