@@ -2,7 +2,8 @@
 """Benchmarks fetch-env against the approaches it replaces, on moto's server on loopback.
 
 usage: bench/bench.py [--sizes 10,100,1000] [--runs 11] [--slow-runs 5] [--slow-budget 60]
-                      [--skip naive@1000@20] [--latencies 0,20] [--contenders NAME,...]
+                      [--skip PATTERN,...] [--latencies 0,20] [--transports http,https,stub]
+                      [--contenders NAME,...]
                       [--max-load 1.5] [--load-wait 900]
                       [--no-keep-alive] [--output BENCHMARKS.md | --no-write]
                       [--results FILE] [--render-only]
@@ -12,13 +13,18 @@ variables: SSM String and SecureString parameters, one to three JSON bundles und
 prefix, one to three RDS-style secrets read through `arn_from`, a default and a composed
 DATABASE_URL. In front of moto sits a counting proxy (one request per connection, counted by
 `X-Amz-Target`); for the runs with added latency, a delaying proxy sits in front of that one.
-Every contender runs against that chain; each run gives its wall time, its peak RSS (GNU
-time's %M: the largest single process of the run's process tree) and the requests the proxy
-counted. Every contender's output is checked against fetch-env's: byte for byte for the shell
-scripts, value by value for teller on the variables it can produce. Then fetch-env and teller
-run once more with the 20 ms round trip against a server that keeps connections open, as AWS
-does (a keep-alive proxy between the delaying proxy and the counting one), which shows what
-moto's closing of every connection costs them.
+Every case runs against three servers: moto over plain HTTP; moto behind a TLS-terminating
+proxy that keeps connections open, as AWS does (a certificate and CA made for the run by
+openssl, trusted by each contender through its usual setting); and bench/stub_aws.py, which
+answers moto's recorded answers over the same TLS in microseconds, so that the client's own
+cost shows. Each run gives its wall time, its CPU time (the whole process tree's), its peak
+RSS (GNU time's %M: the largest single process of the run's process tree), the requests the
+proxy counted and the connections and TLS handshakes it saw. The floor (one process start and
+one request of crates/fetch-env-aws/examples/floor.rs) runs beside the contenders. Every
+contender's output is checked against fetch-env's: byte for byte for the shell scripts, value
+by value for teller and fnox on the variables they can produce. Unless --no-keep-alive, fetch-env,
+teller and fnox run once more with the 20 ms round trip against a plain-HTTP server that keeps
+connections open (a keep-alive proxy between the delaying proxy and the counting one).
 
 The results go to stdout and replace the generated part of BENCHMARKS.md (from the line
 starting with `<!-- bench:begin` to the line `<!-- bench:end -->`), so the table, the machine,
@@ -26,8 +32,9 @@ the versions and the target checks always come from one run; the raw results are
 target/bench-results.json for --render-only.
 
 Installs what it needs when missing: scripts/install-test-deps.sh --bench (moto, the aws CLI,
-jq, yq, GNU time, protoc), fetch-env in release mode (FETCH_ENV_BIN names another binary) and
-teller 2.0.7 from crates.io under target/bench-tools (TELLER_BIN names another binary). Before
+jq, yq, GNU time, protoc, libudev-dev), fetch-env in release mode (FETCH_ENV_BIN names another
+binary), the floor client, and teller 2.0.7 and fnox 1.40.0 from crates.io under
+target/bench-tools (TELLER_BIN and FNOX_BIN name other binaries). Before
 measuring it waits while the 1-minute load average is above --max-load (other work on the
 machine), for --load-wait seconds at most, and reports the load it saw.
 """
@@ -74,7 +81,10 @@ ONE_WAY = 0.010
 HANDSHAKE = 0.020
 
 CONTENDERS = ["fetch-env by path", "fetch-env by name", "shell", "naive", "teller", "fnox",
-              "floor"]
+              "floor", "by name, 4 in flight", "by name, 100 in flight"]
+# fetch-env by name with other --aws-max-in-flight than its default (16): the alternatives of
+# the "Requests in flight" table.
+IN_FLIGHT = {"by name, 4 in flight": 4, "fetch-env by name": 16, "by name, 100 in flight": 100}
 # The servers a case runs against: moto over plain HTTP (it closes every connection after one
 # answer, so every request pays a TCP handshake), moto behind a TLS-terminating proxy that keeps
 # connections open as AWS does (every new connection pays a TCP and a TLS handshake), and the
@@ -734,6 +744,8 @@ def commands(workdir, svc, endpoint, tls, tag):
         "teller": [TELLER, "--config", teller_cfg, "export", "json"],
         "fnox": [FNOX, "--config", fnox_cfg, "export", "--format", "json"],
         "floor": floor,
+        **{name: base + ["--ssm-lookup", "by-name", "--aws-max-in-flight", str(n)]
+           for name, n in IN_FLIGHT.items() if name != "fetch-env by name"},
     }
 
 
@@ -1184,6 +1196,8 @@ LABELS = {
     "teller": f"teller {TELLER_VERSION} (partial, see below)",
     "fnox": f"fnox {FNOX_VERSION} (partial, see below)",
     "floor": "floor: one request of `examples/floor.rs`",
+    "by name, 4 in flight": "fetch-env by name, `--aws-max-in-flight 4`",
+    "by name, 100 in flight": "fetch-env by name, `--aws-max-in-flight 100`",
 }
 
 
@@ -1383,6 +1397,27 @@ def own_cost(results, sizes):
     return lines
 
 
+def in_flight_table(results, sizes):
+    """fetch-env by name with 4, 16 (the default) and 100 requests of one kind in flight."""
+    names = list(IN_FLIGHT)
+    lines = [
+        "| variables | server | added RTT | " + " | ".join(
+            f"{IN_FLIGHT[n]} in flight: wall / CPU / connections" for n in names) + " |",
+        "|---:|---|---:|" + "---:|" * len(names),
+    ]
+    for size in sizes:
+        for transport in TRANSPORTS:
+            for latency in (0, 20):
+                found = [find(results, size, latency, n, transport) for n in names]
+                if not all(found):
+                    continue
+                best = min(f["median"] for f in found)
+                cells = [(f"**{ms1(f['median'])}**" if f["median"] == best else ms1(f["median"]))
+                         + f" / {ms1(f['cpu'])} / {f['connections']:g}" for f in found]
+                lines.append(f"| {size} | {transport} | {latency} ms | " + " | ".join(cells) + " |")
+    return lines
+
+
 def latency_growth(results, notes, sizes):
     """fetch-env's added wall time at 20 ms against its sequential requests."""
     lines = [
@@ -1463,6 +1498,13 @@ def report(args, results, notes, env_info, started, finished):
                 ""]
         out += own_cost(results, sizes)
         out += [""]
+    if any(r["contender"] in IN_FLIGHT and r["contender"] != "fetch-env by name"
+           for r in results):
+        out += ["Requests in flight: fetch-env by name with `--aws-max-in-flight` 4, 16 (the "
+                "default) and 100 (every batch at once up to 1000 names), the fastest in bold:",
+                ""]
+        out += in_flight_table(results, sizes)
+        out += [""]
     out += ["Requests as the counting proxy saw them, by operation:", ""]
     out += operations_table(results, notes, sizes)
     out += ["", "fetch-env's wall time against the added round trip:", ""]
@@ -1509,12 +1551,12 @@ def main():
     parser.add_argument("--slow-budget", type=float, default=60,
                         help="seconds after which a case of the shell or naive script stops "
                              "adding runs (at least one run is made)")
-    parser.add_argument("--skip", default="naive@1000@20,naive@*@*@https",
+    parser.add_argument("--skip", default="naive@1000@*,naive@*@*@https,shell@*@*@https",
                         help="cases not run, as contender@variables@RTT[@https|@stub], shell "
                              "patterns allowed: the naive script takes about 11 minutes a run "
-                             "at 1000 variables, and over HTTPS it says nothing the shell "
-                             "script does not (the shell and naive scripts never run against "
-                             "the stub)")
+                             "at 1000 variables, and over HTTPS the scripts, which start an aws "
+                             "CLI process per request, say nothing they do not say over HTTP "
+                             "(they never run against the stub)")
     parser.add_argument("--transports", default=",".join(TRANSPORTS),
                         help="http (moto), https (moto behind TLS, connections kept), stub "
                              "(recorded answers over TLS; needs http or https before it, "
