@@ -81,10 +81,10 @@ ONE_WAY = 0.010
 HANDSHAKE = 0.020
 
 CONTENDERS = ["fetch-env by path", "fetch-env by name", "shell", "naive", "teller", "fnox",
-              "floor", "by name, 4 in flight", "by name, 100 in flight"]
+              "floor", "by name 4 in flight", "by name 100 in flight"]
 # fetch-env by name with other --aws-max-in-flight than its default (16): the alternatives of
 # the "Requests in flight" table.
-IN_FLIGHT = {"by name, 4 in flight": 4, "fetch-env by name": 16, "by name, 100 in flight": 100}
+IN_FLIGHT = {"by name 4 in flight": 4, "fetch-env by name": 16, "by name 100 in flight": 100}
 # The servers a case runs against: moto over plain HTTP (it closes every connection after one
 # answer, so every request pays a TCP handshake), moto behind a TLS-terminating proxy that keeps
 # connections open as AWS does (every new connection pays a TCP and a TLS handshake), and the
@@ -1196,8 +1196,8 @@ LABELS = {
     "teller": f"teller {TELLER_VERSION} (partial, see below)",
     "fnox": f"fnox {FNOX_VERSION} (partial, see below)",
     "floor": "floor: one request of `examples/floor.rs`",
-    "by name, 4 in flight": "fetch-env by name, `--aws-max-in-flight 4`",
-    "by name, 100 in flight": "fetch-env by name, `--aws-max-in-flight 100`",
+    "by name 4 in flight": "fetch-env by name, `--aws-max-in-flight 4`",
+    "by name 100 in flight": "fetch-env by name, `--aws-max-in-flight 100`",
 }
 
 
