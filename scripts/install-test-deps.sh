@@ -9,7 +9,7 @@
 # `docker compose` works without touching ~/.docker. Safe to run again: it only installs what is
 # missing. With --bench, also what bench/bench.py needs beyond the tests: protoc, to build
 # teller, and libudev-dev and pkg-config, to build fnox (two of the benchmark's contenders)
-# from crates.io, and GNU time for peak RSS.
+# from crates.io, GNU time for peak RSS, and valgrind for bench/instructions.py.
 # The release tests' tools (binutils, man-db, systemd-analyze, cargo-zigbuild and zig) are
 # installed too: release.rs builds and inspects the release artifacts.
 set -euo pipefail
@@ -54,6 +54,8 @@ if [ "$bench" = 1 ]; then
   # fnox (a contender) links hidapi: libudev's headers, found by pkg-config.
   dpkg-query -W -f='${Status}' libudev-dev 2>/dev/null | grep -q 'ok installed' || missing+=(libudev-dev)
   command -v pkg-config >/dev/null || missing+=(pkg-config)
+  # bench/instructions.py counts instructions with callgrind.
+  command -v valgrind >/dev/null || missing+=(valgrind)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
