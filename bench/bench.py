@@ -1110,28 +1110,20 @@ def setup(args):
     if "floor" in args.contenders.split(","):
         subprocess.run(["nice", "cargo", "build", "--release", "--locked", "-p", "fetch-env-aws",
                         "--example", "floor"], cwd=ROOT, check=True)
-    if "teller" in args.contenders.split(","):
-        version = ""
-        if TELLER.exists():
-            version = subprocess.run([TELLER, "--version"], capture_output=True,
-                                     text=True).stdout
-        if TELLER_VERSION not in version:
-            # Built from crates.io with its own lock file; it needs protoc (protobuf-compiler).
-            # Low priority: it takes a while on two cores and others may be working.
-            print(f"building teller {TELLER_VERSION} under {TOOLS}", file=sys.stderr, flush=True)
-            subprocess.run(["nice", "-n", "19", "cargo", "install", "teller", "--version",
-                            TELLER_VERSION, "--locked", "--root", TOOLS], check=True)
-    if "fnox" in args.contenders.split(","):
-        version = ""
-        if FNOX.exists():
-            version = subprocess.run([FNOX, "--version"], capture_output=True,
-                                     text=True).stdout
-        if FNOX_VERSION not in version:
-            # Built from crates.io with its own lock file; it needs libudev-dev and pkg-config
-            # (installed by install-test-deps.sh --bench). About 35 minutes on two cores.
-            print(f"building fnox {FNOX_VERSION} under {TOOLS}", file=sys.stderr, flush=True)
-            subprocess.run(["nice", "-n", "19", "cargo", "install", "fnox", "--version",
-                            FNOX_VERSION, "--locked", "--root", TOOLS], check=True)
+    # Built from crates.io with their own lock files, at low priority: they take a while on two
+    # cores (fnox about 35 minutes) and others may be working. teller needs protoc, fnox
+    # libudev-dev and pkg-config (install-test-deps.sh --bench installs them).
+    for name, version, binary in (("teller", TELLER_VERSION, TELLER),
+                                  ("fnox", FNOX_VERSION, FNOX)):
+        if name not in args.contenders.split(","):
+            continue
+        found = ""
+        if binary.exists():
+            found = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+        if version not in found:
+            print(f"building {name} {version} under {TOOLS}", file=sys.stderr, flush=True)
+            subprocess.run(["nice", "-n", "19", "cargo", "install", name, "--version", version,
+                            "--locked", "--root", TOOLS], check=True)
 
 
 def wait_for_quiet(args):

@@ -57,8 +57,13 @@ fn service(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (manifest_path, store_path)
 }
 
+/// The tests that load moto run one at a time: a resolve counted alone must not wait behind
+/// 200 others at moto, or its attempts time out and are retried.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_fleet_restart_succeeds_under_a_rate_limit() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let moto = moto();
     let dir = tempfile::tempdir().unwrap();
     let (manifest, store) = service(dir.path());
@@ -180,6 +185,7 @@ fn a_fleet_restart_succeeds_under_a_rate_limit() {
 /// One resolve of the service by name, every request held 300 ms by the proxy so that those
 /// sent together overlap there; the proxy counts how many `GetParameters` it held at once.
 fn most_batches_at_once(extra: &[&str]) -> usize {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // The same service under a namespace of its own, seeded once for both runs.
     static SEEDED: std::sync::OnceLock<(tempfile::TempDir, String)> = std::sync::OnceLock::new();
     let (dir, arn) = SEEDED.get_or_init(|| {
@@ -220,6 +226,9 @@ fn most_batches_at_once(extra: &[&str]) -> usize {
         .arg("--bootstrap")
         .arg(&bootstrap)
         .args(["--format", "json"])
+        // Held 300 ms by the proxy and served by one moto: no attempt may time out and be
+        // retried, or an abandoned attempt and its retry would both be counted in flight.
+        .args(["--aws-attempt-timeout", "30"])
         .args(extra)
         .output()
         .expect("run fetch-env");
