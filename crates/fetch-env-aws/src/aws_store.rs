@@ -6,7 +6,8 @@
 //! - Bundles by prefix: `BatchGetSecretValue` with a name filter (names and values together);
 //!   where that call is refused, `ListSecrets` then one `GetSecretValue` per secret. The
 //!   canonical bundle: one `GetSecretValue`, a missing bundle being empty.
-//! - `arn_from` secrets: one `GetSecretValue` per distinct id, concurrently (as many at once).
+//! - `arn_from` secrets: one `GetSecretValue` per distinct id, concurrently (at most
+//!   `max_in_flight` at once).
 //!
 //! The three run concurrently on one thread; nothing is requested twice.
 

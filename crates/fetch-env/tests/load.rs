@@ -6,7 +6,8 @@
 
 mod common;
 
-use std::process::{Child, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fault_proxy::{Fault, FaultProxy};
@@ -61,6 +62,24 @@ fn service(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
 /// 200 others at moto, or its attempts time out and are retried.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// One resolve of `manifest` through `proxy`, printing JSON.
+fn resolve(proxy: &FaultProxy, manifest: &Path, bootstrap: &Path) -> Command {
+    let mut command = fetch_env();
+    command
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .args(["--store", "aws", "--manifest"])
+        .arg(manifest)
+        .arg("--bootstrap")
+        .arg(bootstrap)
+        .args(["--format", "json"]);
+    command
+}
+
 #[test]
 fn a_fleet_restart_succeeds_under_a_rate_limit() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -81,18 +100,8 @@ fn a_fleet_restart_succeeds_under_a_rate_limit() {
     let started = Instant::now();
     let children: Vec<Child> = (0..HOSTS)
         .map(|_| {
-            fetch_env()
-                .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("AWS_EC2_METADATA_DISABLED", "true")
-                .env_remove("HTTP_PROXY")
-                .env_remove("http_proxy")
-                .args(["--store", "aws", "--manifest"])
-                .arg(&manifest)
-                .arg("--bootstrap")
-                .arg(&bootstrap)
-                .args(["--format", "json", "--verbose"])
+            resolve(&proxy, &manifest, &bootstrap)
+                .arg("--verbose")
                 // moto, one Python process on a small machine, answers 200 hosts slowly; a long
                 // attempt timeout keeps the test about throttling and backoff, not moto's queue.
                 .args(["--aws-attempt-timeout", "30"])
@@ -214,18 +223,8 @@ fn most_batches_at_once(extra: &[&str]) -> usize {
     .unwrap();
     let proxy = FaultProxy::start(moto.port);
     proxy.inject(Fault::Delay(Duration::from_millis(300)), usize::MAX);
-    let output = fetch_env()
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .args(["--store", "aws", "--ssm-lookup", "by-name", "--manifest"])
-        .arg(&manifest)
-        .arg("--bootstrap")
-        .arg(&bootstrap)
-        .args(["--format", "json"])
+    let output = resolve(&proxy, &manifest, &bootstrap)
+        .args(["--ssm-lookup", "by-name"])
         // Held 300 ms by the proxy and served by one moto: no attempt may time out and be
         // retried, or an abandoned attempt and its retry would both be counted in flight.
         .args(["--aws-attempt-timeout", "30"])

@@ -45,6 +45,11 @@ impl Service {
         }
     }
 
+    /// Seeds moto with `store` (a store file's text), kept beside the service's files.
+    fn seed(&self, store: &str) {
+        moto().seed(&write(self.dir.path(), "store.yaml", store));
+    }
+
     fn fetch_env(&self, endpoint: &str) -> FetchEnv {
         FetchEnv::new()
             .arg("--manifest")
@@ -85,12 +90,9 @@ fn with_stdin(builder: FetchEnv, input: &str) -> Run {
 fn twenty_concurrent_sets_of_different_keys_lose_none() {
     let service = Service::new("prov-concurrent", 20);
     // The bundle exists with two keys of someone else's.
-    let store = write(
-        service.dir.path(),
-        "store.yaml",
+    service.seed(
         "secrets:\n  prov-concurrent/api/secrets:\n    TOKEN: CANARY-token-0\n    OTHER: kept\n",
     );
-    moto().seed(&store);
     let proxy = FaultProxy::start(moto().port);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (1..=20)
@@ -536,12 +538,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 #[test]
 fn a_value_a_later_place_overrides_is_reported() {
     let service = Service::new("prov-shadow", 0);
-    let store = write(
-        service.dir.path(),
-        "store.yaml",
-        "secrets:\n  prov-shadow/api/secrets:\n    HOST: from-the-bundle\n",
-    );
-    moto().seed(&store);
+    service.seed("secrets:\n  prov-shadow/api/secrets:\n    HOST: from-the-bundle\n");
     let run = service.set(&moto().endpoint, "HOST", "db.internal\n");
     run.assert_ok();
     assert!(
